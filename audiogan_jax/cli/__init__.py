@@ -1,0 +1,1 @@
+"""audiogan_jax."""

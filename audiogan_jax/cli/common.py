@@ -1,0 +1,64 @@
+"""What every command does first, and how it reports a user's mistake."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from typing import Callable
+
+# Keep TensorFlow quiet and off the accelerators: JAX owns them.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def hide_accelerators_from_tensorflow() -> None:
+  """tf.data runs on the host; TensorFlow must not grab GPU memory."""
+  try:
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    tf.config.set_visible_devices([], "GPU")
+  except (ImportError, RuntimeError):
+    pass
+
+
+class _QuietLibraries:
+  """Drops INFO lines of the checkpoint/XLA libraries (they log every save)."""
+
+  _NOISY = ("orbax", "jax/_src", "jax_array_handlers", "replica_slices",
+            "signaling_client", "xla_bridge")
+
+  def filter(self, record) -> bool:
+    if record.levelno >= 30:
+      return True
+    return not any(n in record.pathname for n in self._NOISY)
+
+
+def setup_logging() -> None:
+  """INFO logging for audiogan_jax, warnings only from the libraries."""
+  from absl import logging  # pylint: disable=g-import-not-at-top
+  logging.set_verbosity(logging.INFO)
+  logging.get_absl_handler().addFilter(_QuietLibraries())
+
+
+def user_errors(prog: str) -> Callable:
+  """Turns the errors a user can fix into one line on stderr and exit code 2.
+
+  Set AUDIOGAN_DEBUG=1 to see the full traceback instead.
+  """
+  from audiogan_jax import export as export_lib  # pylint: disable=g-import-not-at-top
+
+  handled = (ValueError, FileNotFoundError, NotADirectoryError,
+             PermissionError, FloatingPointError, export_lib.ExportFormatError)
+
+  def wrap(main):
+    @functools.wraps(main)
+    def inner(*args, **kwargs):
+      try:
+        return main(*args, **kwargs)
+      except handled as e:
+        if os.environ.get("AUDIOGAN_DEBUG"):
+          raise
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else repr(e)
+        print(f"{prog}: error: {msg}", file=sys.stderr)
+        sys.exit(2)
+    return inner
+  return wrap

@@ -1,0 +1,48 @@
+"""audiogan-train: train a model from a config file.
+
+    audiogan-train --config=configs/demo.py --workdir=runs/demo \
+        [--config.train.num_steps=300 ...]
+
+Resumes automatically from the newest checkpoint in --workdir. Under a
+multi-host launcher (SLURM, Cloud TPU pods) pass --distributed so every
+process joins one jax.distributed job.
+"""
+
+from absl import app
+from absl import flags
+from ml_collections import config_flags
+
+from audiogan_jax.cli import common
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "Experiment config file (configs/<name>.py).",
+    lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None,
+                               "Directory for checkpoints, logs and samples.")
+_DISTRIBUTED = flags.DEFINE_bool(
+    "distributed", False,
+    "Call jax.distributed.initialize() (one process per host).")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+@common.user_errors("audiogan-train")
+def main(argv) -> None:
+  """Trains until config.train.num_steps, then exports the generator."""
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  common.hide_accelerators_from_tensorflow()
+  import jax  # pylint: disable=g-import-not-at-top
+  if _DISTRIBUTED.value:
+    jax.distributed.initialize()
+  from audiogan_jax.train import trainer  # pylint: disable=g-import-not-at-top
+  common.setup_logging()
+  trainer.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+
+
+def run() -> None:
+  """Console-script entry point."""
+  app.run(main)
+
+
+if __name__ == "__main__":
+  run()

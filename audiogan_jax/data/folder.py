@@ -1,0 +1,243 @@
+"""A directory of audio files as a dataset (SC09 / Speech Commands layouts).
+
+Labels come from the layout, per file:
+
+* a file in a subfolder gets the subfolder's name as its class
+  (``DIR/<class>/x.wav``, Speech Commands style; nested folders below the
+  class folder are fine),
+* a file directly in the folder gets the part of its name before the first
+  ``_`` (SC09 style ``Zero_0a2b400e_nohash_0.wav`` -> ``zero``); a name
+  without ``_``, or of the form ``<speaker>_nohash_<n>``, has no label (-1).
+
+Class names are lower-cased and sorted, and one index mapping is built from
+all splits together. When ``DIR`` has ``train/``, ``valid/`` and ``test/``
+subfolders (also ``training``/``validation``/``val``/``testing``), each is a
+split, laid out as above. Otherwise files are assigned to splits by the
+Speech Commands rule: a SHA-1 hash of the file name without its
+``_nohash_...`` suffix (and, for SC09 names, without the class prefix), so
+all clips of one speaker land in the same split, on every machine.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import os
+import re
+import time
+from typing import Optional, Sequence
+
+from absl import logging
+import ml_collections
+import numpy as np
+
+from audiogan_jax.audio import io as audio_io
+from audiogan_jax.data.sources import AudioSet
+
+SPLIT_DIRS = {"train": ("train", "training"),
+              "valid": ("valid", "validation", "val"),
+              "test": ("test", "testing")}
+# Speech Commands' which_set() constant; keeping it reproduces its splits.
+_MAX_NUM_WAVS_PER_CLASS = 2**27 - 1
+_NOHASH = re.compile(r"_nohash_.*$")
+
+
+def _skip_dir(name: str) -> bool:
+  # Hidden folders and Speech Commands' _background_noise_ (long noise
+  # recordings, not examples) are not data.
+  return name.startswith((".", "_"))
+
+
+def find_audio_files(root: str) -> list[str]:
+  """Sorted paths (relative to ``root``) of the audio files below ``root``."""
+  found = []
+  for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+    dirnames[:] = sorted(d for d in dirnames if not _skip_dir(d))
+    for name in filenames:
+      if audio_io.is_audio_file(name) and not name.startswith("."):
+        found.append(os.path.relpath(os.path.join(dirpath, name), root))
+  return sorted(found)
+
+
+def class_of(relpath: str) -> Optional[str]:
+  """Class name of a file from its path relative to its split folder."""
+  parts = relpath.replace(os.sep, "/").split("/")
+  if len(parts) > 1:
+    return parts[0].lower()
+  tokens = os.path.splitext(parts[0])[0].split("_")
+  # '<speaker>_nohash_0' (a Speech Commands name without its class folder)
+  # starts with a speaker, not a class.
+  if len(tokens) < 2 or not tokens[0] or tokens[1] == "nohash":
+    return None
+  return tokens[0].lower()
+
+
+def speaker_key(relpath: str) -> str:
+  """The speaker part of a file name: what the split hash is computed from."""
+  name = os.path.basename(relpath)
+  if os.path.dirname(relpath) == "" and class_of(relpath) is not None:
+    # SC09 flat names carry the class first: Zero_<speaker>_nohash_0.wav.
+    name = name.split("_", 1)[1]
+  return _NOHASH.sub("", name)
+
+
+def hash_split(relpath: str, valid_fraction: float,
+               test_fraction: float) -> str:
+  """train / valid / test for a file, by Speech Commands' which_set() rule."""
+  digest = hashlib.sha1(speaker_key(relpath).encode("utf-8")).hexdigest()
+  percentage = ((int(digest, 16) % (_MAX_NUM_WAVS_PER_CLASS + 1)) *
+                (100.0 / _MAX_NUM_WAVS_PER_CLASS))
+  if percentage < valid_fraction * 100:
+    return "valid"
+  if percentage < (valid_fraction + test_fraction) * 100:
+    return "test"
+  return "train"
+
+
+def _split_folders(root: str) -> dict[str, str]:
+  """split -> its subfolder of ``root``, for the split folders present."""
+  subdirs = {d.lower(): d for d in os.listdir(root)
+             if os.path.isdir(os.path.join(root, d))}
+  found = {}
+  for split, aliases in SPLIT_DIRS.items():
+    for alias in aliases:
+      if alias in subdirs:
+        found[split] = subdirs[alias]
+        break
+  return found
+
+
+def parse_class_names(value: str) -> tuple[str, ...]:
+  """Parses --config.data.folder.class_names ('zero,one,...'; '' = infer)."""
+  names = tuple(n.strip().lower() for n in value.split(",") if n.strip())
+  if len(set(names)) != len(names):
+    dup = sorted({n for n in names if names.count(n) > 1})
+    raise ValueError(f"--config.data.folder.class_names lists {dup} more than "
+                     "once; give every class exactly once")
+  return names
+
+
+def _check_fractions(valid_fraction: float, test_fraction: float) -> None:
+  if (valid_fraction < 0 or test_fraction < 0 or
+      valid_fraction + test_fraction >= 1):
+    raise ValueError(
+        f"--config.data.folder.valid_fraction={valid_fraction} and "
+        f"test_fraction={test_fraction} must be >= 0 and sum to less than 1")
+
+
+def _load_waveforms(paths: Sequence[str], num_threads: int) -> np.ndarray:
+  """Decodes files in parallel (libsndfile and soxr release the GIL)."""
+  out = np.empty((len(paths), audio_io.NUM_SAMPLES), np.float32)
+  if num_threads <= 0:
+    num_threads = min(32, 4 * (os.cpu_count() or 1))
+
+  def work(i: int) -> None:
+    out[i] = audio_io.load_audio(paths[i])
+
+  with concurrent.futures.ThreadPoolExecutor(num_threads) as pool:
+    # list() re-raises the first failure (an AudioFileError naming the file).
+    list(pool.map(work, range(len(paths))))
+  return out
+
+
+def load_folder(root: str, split: str, *, valid_fraction: float = 0.1,
+                test_fraction: float = 0.1,
+                class_names: Sequence[str] = (),
+                num_threads: int = 0) -> AudioSet:
+  """Loads ``split`` of the audio folder ``root`` (see the module doc)."""
+  if not root:
+    raise ValueError("--config.data.path is empty; set it to a directory of "
+                     "audio files, e.g. --config.data.path=/data/sc09")
+  if not os.path.exists(root):
+    raise ValueError(f"--config.data.path={root!r} does not exist; point it "
+                     "at a directory of audio files")
+  if not os.path.isdir(root):
+    raise ValueError(f"--config.data.path={root!r} is not a directory; point "
+                     "it at the folder that holds the audio files")
+  if split not in SPLIT_DIRS:
+    raise ValueError(f"unknown split {split!r}; use one of "
+                     f"{', '.join(SPLIT_DIRS)}")
+
+  split_dirs = _split_folders(root)
+  # Every split's files, relative to root, with their class names.
+  entries: dict[str, list[tuple[str, Optional[str]]]] = {}
+  if split_dirs:
+    for name, sub in split_dirs.items():
+      rels = find_audio_files(os.path.join(root, sub))
+      entries[name] = [(os.path.join(sub, r), class_of(r)) for r in rels]
+    total = sum(len(v) for v in entries.values())
+  else:
+    _check_fractions(valid_fraction, test_fraction)
+    rels = find_audio_files(root)
+    total = len(rels)
+    entries = {s: [] for s in SPLIT_DIRS}
+    for r in rels:
+      entries[hash_split(r, valid_fraction, test_fraction)].append(
+          (r, class_of(r)))
+  if total == 0:
+    raise ValueError(
+        f"no audio files ({', '.join(audio_io.AUDIO_EXTENSIONS)}) found under "
+        f"--config.data.path={root!r}; add audio files or fix the path")
+
+  found = sorted({c for v in entries.values() for _, c in v if c is not None})
+  if class_names:
+    names = tuple(class_names)
+    missing = [c for c in names if c not in found]
+    if len(missing) == len(names):
+      raise ValueError(
+          f"none of the {total} audio files under {root!r} belongs to "
+          f"--config.data.folder.class_names={','.join(names)!r} (found "
+          f"classes: {', '.join(found) or 'none'}); fix the class names")
+    if missing:
+      logging.warning("classes %s of --config.data.folder.class_names have no "
+                      "files under %s", ", ".join(missing), root)
+  else:
+    names = tuple(found)
+  index = {c: i for i, c in enumerate(names)}
+
+  chosen = entries.get(split, [])
+  if not chosen:
+    if split_dirs:
+      raise ValueError(
+          f"no audio files for the {split!r} split: {root!r} has split "
+          f"folders ({', '.join(sorted(split_dirs.values()))}) but no audio in "
+          f"a '{SPLIT_DIRS[split][0]}/' folder; add one, or remove the split "
+          "folders to split by file-name hash")
+    fix = (f"raise --config.data.folder.{split}_fraction" if split != "train"
+           else "lower --config.data.folder.valid_fraction and test_fraction")
+    raise ValueError(
+        f"no audio files fall in the {split!r} split of {root!r} ({total} "
+        f"files, valid_fraction={valid_fraction}, test_fraction="
+        f"{test_fraction}); add files or {fix}")
+  if class_names:
+    kept = [(r, c) for r, c in chosen if c in index]
+    if len(kept) < len(chosen):
+      logging.warning("skipped %d of %d %s files whose class is not in "
+                      "--config.data.folder.class_names",
+                      len(chosen) - len(kept), len(chosen), split)
+    if not kept:
+      raise ValueError(
+          f"no {split!r} files of --config.data.folder.class_names="
+          f"{','.join(names)!r} under {root!r}; fix the class names")
+    chosen = kept
+
+  rels = [r for r, _ in chosen]
+  labels = np.array([index.get(c, -1) if c is not None else -1
+                     for _, c in chosen], np.int32)
+  start = time.time()
+  waves = _load_waveforms([os.path.join(root, r) for r in rels], num_threads)
+  logging.info("loaded %d %s files from %s in %.1fs", len(rels), split, root,
+               time.time() - start)
+  return AudioSet(waveforms=waves, labels=labels, class_names=names,
+                  extra_labels={}, extra_class_names={}, files=tuple(rels))
+
+
+def load(data_config: ml_collections.ConfigDict, split: str) -> AudioSet:
+  """``split`` of the folder ``data_config.path`` (data.folder options)."""
+  cfg = data_config.get("folder", None) or ml_collections.ConfigDict()
+  return load_folder(
+      str(data_config.get("path", "")), split,
+      valid_fraction=float(cfg.get("valid_fraction", 0.1)),
+      test_fraction=float(cfg.get("test_fraction", 0.1)),
+      class_names=parse_class_names(str(cfg.get("class_names", ""))),
+      num_threads=int(cfg.get("num_threads", 0)))

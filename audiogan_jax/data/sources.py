@@ -1,0 +1,105 @@
+"""Dataset sources: the in-memory record type and the per-source dispatcher."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional, Sequence, Union
+
+import ml_collections
+import numpy as np
+
+SOURCES = ("synthetic", "folder", "tfds")
+SPLITS = ("train", "valid", "test")
+
+
+@dataclasses.dataclass(frozen=True)
+class AudioSet:
+  """Fixed-length mono clips with class labels (and optional extra labels)."""
+
+  waveforms: np.ndarray            # [N, 16384] float32 in [-1, 1]
+  labels: np.ndarray               # [N] int32 class index, -1 where unknown
+  class_names: tuple[str, ...]
+  extra_labels: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+  extra_class_names: dict[str, tuple[str, ...]] = dataclasses.field(
+      default_factory=dict)
+  files: Optional[tuple[str, ...]] = None
+
+  def __post_init__(self):
+    n = len(self.waveforms)
+    if len(self.labels) != n:
+      raise ValueError(f"{len(self.labels)} labels for {n} waveforms")
+    for name, values in self.extra_labels.items():
+      if len(values) != n:
+        raise ValueError(f"{len(values)} {name!r} labels for {n} waveforms")
+    if self.files is not None and len(self.files) != n:
+      raise ValueError(f"{len(self.files)} file names for {n} waveforms")
+
+  def __len__(self) -> int:
+    return len(self.waveforms)
+
+  @property
+  def num_classes(self) -> int:
+    """Number of classes of the main label."""
+    return len(self.class_names)
+
+  def subset(self, indices: Union[Sequence[int], np.ndarray]) -> AudioSet:
+    """The examples at ``indices`` (integer positions or a boolean mask)."""
+    idx = np.asarray(indices)
+    if idx.dtype == bool:
+      idx = np.flatnonzero(idx)
+    idx = idx.astype(np.int64)
+    files = None
+    if self.files is not None:
+      files = tuple(self.files[i] for i in idx)
+    return dataclasses.replace(
+        self, waveforms=self.waveforms[idx], labels=self.labels[idx],
+        extra_labels={k: v[idx] for k, v in self.extra_labels.items()},
+        files=files)
+
+
+def default_data_config() -> ml_collections.ConfigDict:
+  """The ``config.data`` defaults: the embedded synthetic dataset."""
+  c = ml_collections.ConfigDict()
+  c.source = "synthetic"    # synthetic | folder | tfds
+  c.path = ""               # folder: the audio directory; tfds: the data_dir
+  c.seed = 0
+  c.labelled_fraction = 1.0
+  c.spectrogram_clip = 10.0  # r: log-magnitude floor below the clip maximum
+  c.cache_dir = ""
+
+  c.synthetic = ml_collections.ConfigDict()
+  c.synthetic.num_train = 2000
+  c.synthetic.num_valid = 200
+  c.synthetic.num_test = 500
+  c.synthetic.num_classes = 10
+
+  c.folder = ml_collections.ConfigDict()
+  c.folder.valid_fraction = 0.1   # used only without train/valid/test folders
+  c.folder.test_fraction = 0.1
+  c.folder.class_names = ""       # comma-separated; "" infers from the files
+  c.folder.num_threads = 0        # file-reading threads; 0 picks from the CPUs
+
+  c.tfds = ml_collections.ConfigDict()
+  c.tfds.name = "sc09"            # sc09 | nsynth
+  c.tfds.download = False
+  return c
+
+
+def load_source(data_config: ml_collections.ConfigDict, split: str) -> AudioSet:
+  """Loads ``split`` (train, valid or test) of the source in ``data_config``."""
+  if split not in SPLITS:
+    raise ValueError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
+  source = data_config.get("source", "synthetic")
+  # Sources are imported on use: tfds pulls in TensorFlow, which is slow.
+  # pylint: disable=g-import-not-at-top
+  if source == "synthetic":
+    from audiogan_jax.data import synthetic
+    return synthetic.load(data_config, split)
+  if source == "folder":
+    from audiogan_jax.data import folder
+    return folder.load(data_config, split)
+  if source == "tfds":
+    from audiogan_jax.data import tfds_source
+    return tfds_source.load(data_config, split)
+  raise ValueError(f"unknown --config.data.source={source!r}; use one of "
+                   f"{', '.join(SOURCES)}")

@@ -1,0 +1,17 @@
+"""GAN families, looked up by ``config.model.family``."""
+
+from __future__ import annotations
+
+import types
+
+from audiogan_jax.gans import biggan
+
+FAMILIES: dict[str, types.ModuleType] = {"biggan": biggan}
+
+
+def get_family(name: str) -> types.ModuleType:
+  """The module implementing one GAN family (networks, init, train step)."""
+  if name not in FAMILIES:
+    raise ValueError(f"unknown model family {name!r} in --config.model.family; "
+                     f"choose one of {sorted(FAMILIES)}")
+  return FAMILIES[name]

@@ -1,0 +1,224 @@
+"""The training loop shared by every GAN family: ``train_and_evaluate``."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import time
+from typing import Any, Optional
+
+from absl import logging
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from audiogan_jax import export as export_lib
+from audiogan_jax import gans
+from audiogan_jax import viz
+from audiogan_jax.audio import io as audio_io
+from audiogan_jax.data import pipeline
+from audiogan_jax.train import checkpoint as ckpt_lib
+from audiogan_jax.train import sharding
+from audiogan_jax.train import writer as writer_lib
+
+Config = ml_collections.ConfigDict
+
+
+def resolve_config(config: Config, dataset: pipeline.Dataset) -> Config:
+  """Fills values that come from the data (the number of classes)."""
+  config = ml_collections.ConfigDict(config.to_dict())
+  n = int(config.model.get("num_classes", -1))
+  if n <= 0:
+    config.model.num_classes = dataset.num_classes
+  elif config.model.get("conditional", False) and n != dataset.num_classes:
+    raise ValueError(
+        f"--config.model.num_classes={n} but the dataset has "
+        f"{dataset.num_classes} classes ({', '.join(dataset.class_names)}); "
+        "set it to -1 to take the dataset's count")
+  return config
+
+
+_STEP_CACHE: dict = {}
+
+
+def make_train_step(family, config: Config, mesh):
+  """The jitted iteration ``(state, batch, base_key) -> (state, metrics)``.
+
+  Cached per (family, config, devices) so a second run in the same process
+  (tests, notebooks) reuses the compiled step.
+  """
+  # Only what the step computes with: run length, logging and data paths
+  # do not change the compiled program.
+  step_keys = ("d_steps", "ema_decay", "ema_start", "compute_dtype",
+               "batch_size")
+  cache_key = (family.__name__, config.model.to_json(), config.optim.to_json(),
+               tuple(str(config.train.get(k)) for k in step_keys),
+               tuple(d.id for d in mesh.devices.flat))
+  if cache_key in _STEP_CACHE:
+    return _STEP_CACHE[cache_key]
+  rep, bsh = sharding.replicated(mesh), sharding.batch_sharding(mesh)
+
+  def step(state, batch, base_key):
+    key = jax.random.fold_in(base_key, state.step)
+    return family.train_iteration(state, batch, key, config=config)
+
+  fn = jax.jit(step, in_shardings=(rep, bsh, rep), out_shardings=(rep, rep),
+               donate_argnums=(0,))
+  _STEP_CACHE[cache_key] = fn
+  return fn
+
+
+def init_state(family, config: Config, mesh):
+  """Initialises the state directly in its replicated sharding."""
+  key = jax.random.key(int(config.train.seed))
+  init = jax.jit(functools.partial(family.init_state, config),
+                 out_shardings=sharding.replicated(mesh))
+  return init(key)
+
+
+def sample_inputs(family, config: Config, num: int, seed: int,
+                  label: Optional[int] = None):
+  """Fixed latents (and labels cycling over the classes) for sample sheets."""
+  z, _ = family.sample_latents(config, jax.random.key(seed), num)
+  n = family.num_classes(config)
+  if not n:
+    return z, None
+  y = (jnp.full((num,), label, jnp.int32) if label is not None
+       else jnp.arange(num, dtype=jnp.int32) % n)
+  return z, y
+
+
+def write_samples(directory: str, specs: np.ndarray, waves: np.ndarray,
+                  labels: Optional[np.ndarray], class_names, sample_rate: int,
+                  cols: int = 0) -> None:
+  """Writes a PNG grid of spectrograms and one WAV per sample."""
+  os.makedirs(directory, exist_ok=True)
+  viz.write_png(os.path.join(directory, "spectrograms.png"),
+                viz.grid(specs, cols=cols))
+  for i, w in enumerate(waves):
+    tag = ""
+    if labels is not None:
+      k = int(labels[i])
+      tag = "_" + (class_names[k] if k < len(class_names) else str(k))
+    audio_io.write_wav(os.path.join(directory, f"sample_{i:03d}{tag}.wav"), w,
+                       sample_rate)
+
+
+def train_and_evaluate(config: Config, workdir: str) -> Any:
+  """Trains the model the config names in ``workdir``; resumes if possible."""
+  from audiogan_jax.audio import invert  # pylint: disable=g-import-not-at-top
+  workdir = os.path.abspath(workdir)
+  os.makedirs(workdir, exist_ok=True)
+  family = gans.get_family(str(config.model.family))
+  tc = config.train
+  mesh = sharding.make_mesh(int(tc.get("num_devices", 0)))
+  sharding.check_batch_size(int(tc.batch_size), mesh)
+  logging.info("devices: %d x %s, processes: %d", mesh.devices.size,
+               jax.devices()[0].device_kind, jax.process_count())
+
+  cache_dir = config.data.get("cache_dir", "") or os.path.join(workdir, "cache")
+  dataset = pipeline.load_dataset(config, cache_dir=cache_dir, with_test=False)
+  logging.info("data: %s", dataset.summary())
+  config = resolve_config(config, dataset)
+  if jax.process_index() == 0:
+    with open(os.path.join(workdir, "config.json"), "w") as f:
+      f.write(config.to_json(indent=2))
+    with open(os.path.join(workdir, "run.json"), "w") as f:
+      json.dump({"class_names": list(dataset.class_names),
+                 "num_train": len(dataset.train),
+                 "num_labelled": int((dataset.train.labels >= 0).sum())}, f,
+                indent=2)
+
+  state = init_state(family, config, mesh)
+  ckpt = ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints"),
+                               int(tc.keep_checkpoints))
+  if ckpt.latest_step() is not None:
+    state, meta = ckpt.restore(ckpt_lib.abstract_like(state))
+    logging.info("resumed from checkpoint at step %d", int(state.step))
+  start = int(jax.device_get(state.step))
+  num_steps = int(tc.num_steps)
+  k = int(tc.d_steps)
+
+  train_step = make_train_step(family, config, mesh)
+  base_key = jax.device_put(jax.random.key(int(tc.seed) + 1),
+                            sharding.replicated(mesh))
+  gen_fn = jax.jit(functools.partial(family.generate, config))
+  z_fixed, y_fixed = sample_inputs(family, config, int(tc.num_samples),
+                                   int(tc.seed) + 2)
+  clip = float(config.data.spectrogram_clip)
+  sr = int(config.data.get("sample_rate", 16000))
+
+  def samples(step: int) -> None:
+    g = family.GENERATOR
+    specs = np.asarray(gen_fn(state.ema_params[g], state.ema_stats[g],
+                              z_fixed, y_fixed))
+    if jax.process_index() != 0:
+      return
+    waves = invert.spectrogram_to_audio(specs, r=clip, method="pghi",
+                                          peak=0.9)
+    labels = None if y_fixed is None else np.asarray(y_fixed)
+    write_samples(os.path.join(workdir, "samples", f"step_{step:07d}"), specs,
+                  waves, labels, dataset.class_names, sr,
+                  cols=family.num_classes(config) or 0)
+    writer.image(step, "samples/spectrograms", viz.grid(specs))
+    writer.audio(step, "samples/audio", waves[:4], sr)
+
+  def save(step: int, force: bool = False) -> None:
+    ckpt.save(step, state, {"step": step, "data_position": step,
+                            "model": str(config.model.family)}, force=force)
+
+  writer = writer_lib.MetricWriter(workdir)
+  examples_per_iter = int(tc.batch_size) * k
+  if start >= num_steps:
+    logging.info("already trained for %d steps (train.num_steps=%d)", start,
+                 num_steps)
+  else:
+    streams = family.streams(config)
+    it = pipeline.make_iterator(dataset, streams,
+                                global_batch=int(tc.batch_size),
+                                steps_per_iteration=k, seed=int(tc.seed),
+                                start_iteration=start)
+    progress = writer_lib.Progress(num_steps, start)
+    t_compile = time.perf_counter()
+    metrics = None
+    for step in range(start, num_steps):
+      batch = sharding.to_global(next(it), mesh)
+      state, metrics = train_step(state, batch, base_key)
+      done = step + 1
+      if step == start:
+        jax.block_until_ready(metrics)
+        logging.info("first iteration (with compilation) took %.1fs",
+                     time.perf_counter() - t_compile)
+        progress = writer_lib.Progress(num_steps, done)
+      if done % int(tc.log_every) == 0 or done == num_steps:
+        values = {f"train/{n}": float(v)
+                  for n, v in jax.device_get(metrics).items()}
+        bad = [n for n, v in values.items() if not np.isfinite(v)]
+        if bad:
+          raise FloatingPointError(
+              f"non-finite {', '.join(bad)} at step {done}; the last "
+              f"checkpoint in {ckpt.directory} is intact. Lower the learning "
+              "rates or change --config.train.seed and resume")
+        rates = progress.update(done, examples_per_iter, values)
+        writer.scalars(done, {**values, **rates})
+      if int(tc.sample_every) and done % int(tc.sample_every) == 0:
+        samples(done)
+      if done % int(tc.checkpoint_every) == 0 or done == num_steps:
+        save(done)
+    progress.close()
+  final = int(jax.device_get(state.step))
+  if int(tc.sample_every) and not os.path.isdir(
+      os.path.join(workdir, "samples", f"step_{final:07d}")):
+    samples(final)
+  save(final)
+  ckpt.close()
+  writer.close()
+  if tc.get("export_at_end", True) and jax.process_index() == 0:
+    g = family.GENERATOR
+    path = os.path.join(workdir, "generator.msgpack")
+    export_lib.save_generator(path, config, state.ema_params[g],
+                              state.ema_stats[g], dataset.class_names, final)
+    logging.info("exported the EMA generator to %s", path)
+  return state

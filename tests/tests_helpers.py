@@ -1,0 +1,24 @@
+"""Tiny configs of the real models on synthetic data, for the tests."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+from audiogan_jax import config as config_lib  # pylint: disable=g-import-not-at-top
+
+
+def tiny_config(conditional: bool = True):
+  """The paper's BigGAN code at ch = 1, batch 4, on 64 synthetic clips."""
+  c = config_lib.biggan_config(conditional=conditional)
+  c.model.ch = 1
+  c.model.attention = False
+  c.data.synthetic.num_train = 64
+  c.data.synthetic.num_valid = 8
+  c.data.synthetic.num_test = 16
+  c.train.update(dict(batch_size=4, num_steps=4, ema_decay=0.9, ema_start=0,
+                      log_every=1, checkpoint_every=2, sample_every=0,
+                      num_samples=4))
+  return c
+
+
