@@ -38,7 +38,7 @@ NAMES = ("sc09", "nsynth")
 SC09_CLASSES = ("zero", "one", "two", "three", "four", "five", "six", "seven",
                 "eight", "nine")
 SPEECH_COMMANDS_URL = (
-    "http://download.tensorflow.org/data/speech_commands_v0.02.tar.gz")
+    "https://download.tensorflow.org/data/speech_commands_v0.02.tar.gz")
 _SC09_SUBDIR = os.path.join("sc09", "speech_commands_v0.02")
 _COMPLETE = ".complete"   # written last, so a killed extraction is redone
 

@@ -66,7 +66,7 @@ def streams(config: Config) -> dict[str, str]:
   return {"x": "labelled" if num_classes(config) else "all"}
 
 
-def _dummy_inputs(config: Config, batch: int = 2):
+def _example_inputs(config: Config, batch: int = 2):
   z = jnp.zeros((batch, int(config.model.z_dim)), jnp.float32)
   y = jnp.zeros((batch,), jnp.int32)
   x = jnp.zeros((batch, *nets.SPEC_SHAPE, 1), jnp.float32)
@@ -76,7 +76,7 @@ def _dummy_inputs(config: Config, batch: int = 2):
 def init_state(config: Config, key: jax.Array) -> GANState:
   """Fresh parameters, optimizer states and EMA copies."""
   mods = networks(config)
-  z, y, x = _dummy_inputs(config)
+  z, y, x = _example_inputs(config)
   yy = y if num_classes(config) else None
   vg = mods["g"].init({"params": jax.random.fold_in(key, 0)}, z, yy,
                       train=False)
@@ -186,7 +186,7 @@ def train_iteration(state: GANState, batch: Mapping[str, jax.Array],
 
 def network_inputs(config: Config, name: str, batch: int = 2):
   """Example inputs of one network, for shape and parameter reports."""
-  z, y, x = _dummy_inputs(config, batch)
+  z, y, x = _example_inputs(config, batch)
   yy = y if num_classes(config) else None
   return {"g": (z, yy), "d": (x, yy)}[name]
 

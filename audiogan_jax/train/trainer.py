@@ -135,7 +135,7 @@ def train_and_evaluate(config: Config, workdir: str) -> Any:
   ckpt = ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints"),
                                int(tc.keep_checkpoints))
   if ckpt.latest_step() is not None:
-    state, meta = ckpt.restore(ckpt_lib.abstract_like(state))
+    state, _ = ckpt.restore(ckpt_lib.abstract_like(state))
     logging.info("resumed from checkpoint at step %d", int(state.step))
   start = int(jax.device_get(state.step))
   num_steps = int(tc.num_steps)
