@@ -140,3 +140,28 @@ def test_generate_rejects_a_file_that_is_not_a_generator(tmp_path):
              check=False)
   assert bad.returncode == 2
   assert "is not an audiogan_jax generator file" in bad.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--config=configs/demo.py", "--config.train.bogus=1"],
+     "unknown config key 'bogus'"),
+    (["--config=configs/nope.py"], "cannot load --config"),
+    (["--config=configs/demo.py", "--config.train.batch_size=abc"],
+     "--config.train.batch_size=abc"),
+])
+def test_flag_mistakes_are_one_line_errors(args, message):
+  bad = _cli("info", *args, check=False)
+  assert bad.returncode == 2
+  assert message in bad.stderr
+  assert len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+
+
+def test_batch_size_not_divisible_by_devices_is_a_clear_error(tmp_path):
+  proc = subprocess.run(
+      [sys.executable, "-m", "audiogan_jax.cli.train",
+       "--config=configs/demo.py", f"--workdir={tmp_path}",
+       "--config.train.batch_size=6"],
+      capture_output=True, text=True, cwd=ROOT, timeout=600,
+      env={**ENV, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"})
+  assert proc.returncode == 2
+  assert "batch_size=6 is not divisible by the 4 devices" in proc.stderr

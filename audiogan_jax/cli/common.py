@@ -62,3 +62,36 @@ def user_errors(prog: str) -> Callable:
         sys.exit(2)
     return inner
   return wrap
+
+
+def run_app(main: Callable, prog: str) -> None:
+  """absl's app.run, with flag and config-override mistakes as one line."""
+  from absl import app  # pylint: disable=g-import-not-at-top
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  app.define_help_flags()  # --helpfull lists every flag of every library
+  if any(a in ("-h", "--help", "--helpshort", "-?") for a in sys.argv[1:]):
+    module = sys.modules[main.__module__]
+    print((module.__doc__ or "").strip() + "\n")
+    print(flags.FLAGS.module_help(module))
+    sys.exit(0)
+  try:
+    remaining = flags.FLAGS(sys.argv)
+    if "config" in flags.FLAGS:
+      # A config file that failed to load only raises when first used.
+      getattr(flags.FLAGS["config"].value, "model", None)
+  except (flags.Error, AttributeError, KeyError, TypeError, ValueError,
+          OSError) as e:
+    if os.environ.get("AUDIOGAN_DEBUG"):
+      raise
+    lines = [l.strip() for l in str(e).splitlines() if l.strip()]
+    text = " ".join(lines)
+    if isinstance(e, AttributeError):
+      key = text.strip("\"'")
+      text = (f"unknown config key '{key}' in a --config.* override; see the "
+              "config file for the valid keys")
+    elif isinstance(e, OSError) and lines:
+      text = f"cannot load --config: {lines[-1]}"
+    print(f"{prog}: error: {text[:300]}", file=sys.stderr)
+    sys.exit(2)
+  # Flags are parsed once, here; absl then only runs main.
+  app.run(main, flags_parser=lambda _: remaining)

@@ -73,7 +73,7 @@ def main(argv) -> None:
 
 def run() -> None:
   """Console-script entry point."""
-  app.run(main)
+  common.run_app(main, "audiogan-export")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,6 @@
 """audiogan-generate: sounds from an exported generator, no workdir needed.
 
-    audiogan-generate --generator=demo_generator.msgpack --num=16 \
-        --output=samples/ [--label=3] [--seed=0] [--method=pghi]
+    audiogan-generate --generator=demo_generator.msgpack --num=16 --output=samples/ [--label=3] [--seed=0] [--method=pghi]
 
 Writes sample_NNN.wav (spectrograms inverted by PGHI or Griffin-Lim) and
 spectrograms.png, a grid of the generated spectrograms.
@@ -86,7 +85,7 @@ def main(argv) -> None:
 
 def run() -> None:
   """Console-script entry point."""
-  app.run(main)
+  common.run_app(main, "audiogan-generate")
 
 
 if __name__ == "__main__":

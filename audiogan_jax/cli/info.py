@@ -107,7 +107,7 @@ def main(argv) -> None:
 
 def run() -> None:
   """Console-script entry point."""
-  app.run(main)
+  common.run_app(main, "audiogan-info")
 
 
 if __name__ == "__main__":

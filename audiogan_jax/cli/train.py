@@ -1,7 +1,6 @@
 """audiogan-train: train a model from a config file.
 
-    audiogan-train --config=configs/demo.py --workdir=runs/demo \
-        [--config.train.num_steps=300 ...]
+    audiogan-train --config=configs/demo.py --workdir=runs/demo [--config.train.num_steps=300 ...]
 
 Resumes automatically from the newest checkpoint in --workdir. Under a
 multi-host launcher (SLURM, Cloud TPU pods) pass --distributed so every
@@ -41,7 +40,7 @@ def main(argv) -> None:
 
 def run() -> None:
   """Console-script entry point."""
-  app.run(main)
+  common.run_app(main, "audiogan-train")
 
 
 if __name__ == "__main__":
