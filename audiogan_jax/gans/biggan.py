@@ -75,15 +75,13 @@ def _example_inputs(config: Config, batch: int = 2):
 
 def init_state(config: Config, key: jax.Array) -> GANState:
   """Fresh parameters, optimizer states and EMA copies."""
-  mods = networks(config)
-  z, y, x = _example_inputs(config)
-  yy = y if num_classes(config) else None
-  vg = mods["g"].init({"params": jax.random.fold_in(key, 0)}, z, yy,
-                      train=False)
-  vd = mods["d"].init({"params": jax.random.fold_in(key, 1)}, x, yy,
-                      train=False)
-  params = {"g": vg["params"], "d": vd["params"]}
-  stats = {"g": vg["batch_stats"], "d": vd["batch_stats"]}
+  variables = {
+      name: module.init({"params": jax.random.fold_in(key, i)},
+                        *network_inputs(config, name), train=False)
+      for i, (name, module) in enumerate(sorted(networks(config).items(),
+                                                reverse=True))}  # g=0, d=1
+  params = {n: v["params"] for n, v in variables.items()}
+  stats = {n: v["batch_stats"] for n, v in variables.items()}
   txs = optimizers(config)
   # Each optimizer group owns a dict of networks (one network each here).
   opt = {n: txs[n].init({n: params[n]}) for n in ("g", "d")}
