@@ -24,5 +24,6 @@ setup(
         "audiogan-info=audiogan_jax.cli.info:run",
         "audiogan-export=audiogan_jax.cli.export:run",
         "audiogan-generate=audiogan_jax.cli.generate:run",
+        "audiogan-encode=audiogan_jax.cli.encode:run",
     ]},
 )

@@ -18,7 +18,9 @@ def train_config(**overrides) -> ml_collections.ConfigDict:
       compute_dtype="float32",
       num_devices=0,         # 0: every device of every process
       log_every=100, checkpoint_every=2000, keep_checkpoints=3,
-      sample_every=2000, num_samples=20, export_at_end=True))
+      sample_every=2000, num_samples=20, export_at_end=True,
+      eval_every=2000,       # guided models: C's held-out accuracy; 0: off
+      eval_batch_size=64))
   c.update(overrides)
   return c
 
@@ -28,12 +30,38 @@ def biggan_config(conditional: bool) -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.model = ml_collections.ConfigDict(dict(
       family="biggan", conditional=conditional, ch=16, z_dim=128,
+      d_ch=0,            # discriminator-side width; 0: the same as ch
       attention=True,    # the non-local blocks at 128x64 in G and D
       num_classes=-1))   # -1: taken from the dataset
   c.data = sources.default_data_config()
   c.train = train_config()
   c.optim = ml_collections.ConfigDict(dict(
       g_lr=5e-5, d_lr=2e-4, b1=0.0, b2=0.999, eps=1e-6, grad_clip=0.0))
+  return c
+
+
+def gaae_config() -> ml_collections.ConfigDict:
+  """Paper-size GAAE (GAAE section III and Appendix Tables 20-23)."""
+  c = biggan_config(conditional=True)
+  c.model.family = "gaae"
+  c.data.labelled_fraction = 0.05
+  # EDC = alpha (w1 G + w2 lambda R) + beta (w3 Cl + w4 Cg + w5 L).
+  c.loss = ml_collections.ConfigDict(dict(
+      lambda_rec=20.0, w1=0.6, w2=0.4, w3=0.25, w4=0.25, w5=0.5,
+      alpha=0.5, beta=0.5))
+  return c
+
+
+def ggan_config() -> ml_collections.ConfigDict:
+  """Paper-size GGAN (GGAN section III and Appendix Tables XII-XVI)."""
+  c = biggan_config(conditional=True)
+  c.model.family = "ggan"
+  c.data.labelled_fraction = 0.05
+  c.train.batch_size = 64
+  # The paper's text: 5e-4 for E, Ce, G, F and Cx; 2e-4 for D1, D2 and Df.
+  c.optim.g_lr = 5e-4
+  c.optim.d_lr = 2e-4
+  c.loss = ml_collections.ConfigDict(dict(mode_divergence_eps=1e-4))
   return c
 
 

@@ -1,14 +1,29 @@
-"""Exported generator files: msgpack with the config beside the params.
+"""Exported model files: msgpack with the config beside the params.
 
-No pickle: the file is a msgpack map of plain types and arrays, read back with
+Two kinds share one layout, writer and reader:
+
+* a generator file (``FORMAT``, ``audiogan_jax.generator``): the EMA
+  generator's params and ``batch_stats`` as ``family.generate`` takes them;
+  ``audiogan-generate`` reads it;
+* an encoder file (``ENCODER_FORMAT``, ``audiogan_jax.encoder``): a guided
+  model's encoder-side networks (``family.ENCODER``: GAAE's E and C, GGAN's
+  D, F and Cx), params and ``batch_stats`` as dicts by network name, as
+  ``family.encode`` takes them; ``audiogan-encode`` reads it.
+
+Both hold the config JSON, the class names, the step and the family. No
+pickle: the file is a msgpack map of plain types and arrays, read back with
 ``flax.serialization.msgpack_restore``, so loading one never executes code.
+
+The library side of ``audiogan-export`` lives here too: ``restore_workdir``
+reads a training workdir's newest (or a chosen) checkpoint, ``export_run``
+writes a run's ``generator.msgpack`` and ``encoder.msgpack``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import Any, NamedTuple, Optional
 
 import flax.serialization
 import jax
@@ -16,21 +31,28 @@ import ml_collections
 import numpy as np
 
 FORMAT = "audiogan_jax.generator"
+ENCODER_FORMAT = "audiogan_jax.encoder"
 VERSION = 1
+
+GENERATOR_FILE = "generator.msgpack"
+ENCODER_FILE = "encoder.msgpack"
+
+# File kind -> the word used in messages and in audiogan-export --what.
+_WHAT = {FORMAT: "generator", ENCODER_FORMAT: "encoder"}
 
 
 class ExportFormatError(ValueError):
-  """A file that is not a readable exported generator."""
+  """A file that is not a readable exported model of the expected kind."""
 
 
-def save_generator(path: str, config: ml_collections.ConfigDict, params: Any,
-                   stats: Any, class_names: tuple[str, ...] = (),
-                   step: int = -1) -> None:
-  """Writes the generator's params and batch stats with its config."""
+def _write(path: str, kind: str, config: ml_collections.ConfigDict,
+           params: Any, stats: Any, class_names: tuple[str, ...],
+           step: int) -> None:
+  """Writes one exported file atomically (temporary file, then rename)."""
   payload = {
-      "format": FORMAT, "version": VERSION,
+      "format": kind, "version": VERSION,
       "family": str(config.model.family), "config": config.to_json(),
-      "class_names": list(class_names), "step": int(step),
+      "class_names": [str(c) for c in class_names], "step": int(step),
       "params": jax.device_get(params), "batch_stats": jax.device_get(stats),
   }
   data = flax.serialization.msgpack_serialize(payload)
@@ -41,23 +63,31 @@ def save_generator(path: str, config: ml_collections.ConfigDict, params: Any,
   os.replace(tmp, path)
 
 
-def load_generator(path: str) -> dict[str, Any]:
-  """Reads an exported generator: config, params, batch_stats, class names."""
+def _read(path: str, kind: str) -> dict[str, Any]:
+  """Reads one exported file of ``kind``; ExportFormatError otherwise."""
+  what = _WHAT[kind]
   try:
     with open(path, "rb") as f:
       data = f.read()
   except OSError as e:
-    raise ExportFormatError(f"cannot read generator file {path!r}: "
+    raise ExportFormatError(f"cannot read {what} file {path!r}: "
                             f"{e.strerror}") from None
   try:
     payload = flax.serialization.msgpack_restore(data)
   except Exception:  # msgpack raises several unrelated types on bad bytes
     raise ExportFormatError(
-        f"{path!r} is not an audiogan_jax generator file (not msgpack or "
-        "truncated); export one with audiogan-export") from None
-  if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-    raise ExportFormatError(f"{path!r} is not an audiogan_jax generator file; "
-                            "export one with audiogan-export")
+        f"{path!r} is not an audiogan_jax {what} file (not msgpack or "
+        f"truncated); export one with audiogan-export --what={what}") from None
+  found = payload.get("format") if isinstance(payload, dict) else None
+  if found != kind:
+    if found in _WHAT:
+      raise ExportFormatError(
+          f"{path!r} is not an audiogan_jax {what} file: it is an "
+          f"audiogan_jax {_WHAT[found]} file; export the {what} with "
+          f"audiogan-export --what={what}")
+    raise ExportFormatError(
+        f"{path!r} is not an audiogan_jax {what} file; export one with "
+        f"audiogan-export --what={what}")
   if int(payload.get("version", -1)) > VERSION:
     raise ExportFormatError(
         f"{path!r} has format version {payload['version']}, newer than this "
@@ -68,3 +98,224 @@ def load_generator(path: str) -> dict[str, Any]:
           "batch_stats": to_np(payload["batch_stats"]),
           "class_names": tuple(payload.get("class_names", ())),
           "step": int(payload.get("step", -1))}
+
+
+def save_generator(path: str, config: ml_collections.ConfigDict, params: Any,
+                   stats: Any, class_names: tuple[str, ...] = (),
+                   step: int = -1) -> None:
+  """Writes a generator's params and batch stats with its config.
+
+  Args:
+    path: The file to write (its folder is created).
+    config: The resolved run config (``model.num_classes`` filled in).
+    params: The generator's params as ``family.generate`` takes them.
+    stats: Its ``batch_stats``, likewise.
+    class_names: The dataset's class names, in label order.
+    step: The training step the weights come from.
+  """
+  _write(path, FORMAT, config, params, stats, class_names, step)
+
+
+def load_generator(path: str) -> dict[str, Any]:
+  """Reads an exported generator.
+
+  Args:
+    path: A file written by :func:`save_generator`.
+
+  Returns:
+    ``{"config", "params", "batch_stats", "class_names", "step"}`` with the
+    arrays as numpy arrays.
+
+  Raises:
+    ExportFormatError: unreadable, not a generator file, or too new.
+  """
+  return _read(path, FORMAT)
+
+
+def save_encoder(path: str, config: ml_collections.ConfigDict,
+                 params: dict[str, Any], stats: dict[str, Any],
+                 class_names: tuple[str, ...] = (), step: int = -1) -> None:
+  """Writes a guided model's encoder-side networks with its config.
+
+  Args:
+    path: The file to write (its folder is created).
+    config: The resolved run config.
+    params: Params of the family's ``ENCODER`` networks, by network name.
+    stats: Their ``batch_stats``, by network name.
+    class_names: The dataset's class names, in label order.
+    step: The training step the weights come from.
+  """
+  if set(params) != set(stats):
+    raise ValueError(f"encoder params ({sorted(params)}) and batch_stats "
+                     f"({sorted(stats)}) name different networks")
+  _write(path, ENCODER_FORMAT, config, dict(params), dict(stats), class_names,
+         step)
+
+
+def load_encoder(path: str) -> dict[str, Any]:
+  """Reads an exported encoder (same dict as :func:`load_generator`).
+
+  Raises:
+    ExportFormatError: unreadable, not an encoder file (a generator file
+      included), too new, or missing networks the family encodes with.
+  """
+  model = _read(path, ENCODER_FORMAT)
+  from audiogan_jax import gans  # pylint: disable=g-import-not-at-top
+  name = str(model["config"].model.family)
+  family = gans.get_family(name)
+  missing = [n for n in family.ENCODER if n not in model["params"]]
+  if not family.ENCODER or missing:
+    raise ExportFormatError(
+        f"{path!r} does not hold the {name} network(s) that encoding needs "
+        f"({', '.join(family.ENCODER) or 'a ' + name + ' model has none'}); "
+        "export it again with audiogan-export --what=encoder")
+  return model
+
+
+def encoder_variables(family, state) -> tuple[dict[str, Any], dict[str, Any]]:
+  """Params and stats of ``family.ENCODER`` (trained, not EMA), by name.
+
+  Raises:
+    ValueError: the family has no encoder (BigGAN).
+  """
+  if not family.ENCODER:
+    raise ValueError(f"a {family.__name__.rsplit('.', 1)[-1]} model has no "
+                     "encoder or classifier; use --what=generator")
+  return ({n: state.params[n] for n in family.ENCODER},
+          {n: state.stats[n] for n in family.ENCODER})
+
+
+def model_from_state(what: str, family, config: ml_collections.ConfigDict,
+                     state, class_names: tuple[str, ...] = (),
+                     step: Optional[int] = None) -> dict[str, Any]:
+  """What :func:`load_generator` / :func:`load_encoder` would return.
+
+  The in-memory equivalent of exporting ``state`` and reading the file back,
+  for commands that work from a checkpoint without writing a file.
+
+  Args:
+    what: ``"generator"`` (the EMA generator) or ``"encoder"``.
+    family: The GAN family module.
+    config: The resolved run config.
+    state: A ``GANState``.
+    class_names: The dataset's class names.
+    step: The step to record (default: ``state.step``).
+  """
+  from audiogan_jax.gans import common as gan_common  # pylint: disable=g-import-not-at-top
+  if what == "generator":
+    params, stats = gan_common.generator_variables(family, state)
+  elif what == "encoder":
+    params, stats = encoder_variables(family, state)
+  else:
+    raise ValueError(f"what={what!r}: choose 'generator' or 'encoder'")
+  to_np = lambda t: jax.tree.map(np.asarray, jax.device_get(t))
+  if step is None:
+    step = int(jax.device_get(state.step))
+  return {"config": config, "params": to_np(params),
+          "batch_stats": to_np(stats),
+          "class_names": tuple(str(c) for c in class_names),
+          "step": int(step)}
+
+
+def save_model(path: str, what: str, model: dict[str, Any]) -> None:
+  """Writes a dict of :func:`model_from_state` as a ``what`` file."""
+  save = save_generator if what == "generator" else save_encoder
+  save(path, model["config"], model["params"], model["batch_stats"],
+       model["class_names"], model["step"])
+
+
+def export_run(directory: str, family, config: ml_collections.ConfigDict,
+               state, class_names: tuple[str, ...], step: int) -> list[str]:
+  """Writes a run's exported files into ``directory``.
+
+  ``generator.msgpack`` (the EMA generator) always, and ``encoder.msgpack``
+  (the trained ``family.ENCODER`` networks) when the family has an encoder.
+
+  Args:
+    directory: Where to write (created if needed); usually the workdir.
+    family: The GAN family module.
+    config: The resolved run config.
+    state: The final ``GANState``.
+    class_names: The dataset's class names.
+    step: The step of ``state``.
+
+  Returns:
+    The paths written.
+  """
+  paths = []
+  for what, name in (("generator", GENERATOR_FILE), ("encoder", ENCODER_FILE)):
+    if what == "encoder" and not family.ENCODER:
+      continue
+    path = os.path.join(directory, name)
+    save_model(path, what,
+               model_from_state(what, family, config, state, class_names,
+                                step))
+    paths.append(path)
+  return paths
+
+
+class Restored(NamedTuple):
+  """A training workdir's checkpoint, as :func:`restore_workdir` reads it."""
+  family: Any
+  config: ml_collections.ConfigDict
+  state: Any
+  class_names: tuple[str, ...]
+  step: int
+
+
+def read_workdir(workdir: str) -> tuple[Any, ml_collections.ConfigDict,
+                                        tuple[str, ...]]:
+  """The family, resolved config and class names of a training workdir."""
+  from audiogan_jax import gans  # pylint: disable=g-import-not-at-top
+  cfg_path = os.path.join(workdir, "config.json")
+  if not os.path.isdir(workdir):
+    raise FileNotFoundError(f"--workdir={workdir} is not a directory")
+  if not os.path.exists(cfg_path):
+    raise FileNotFoundError(f"{cfg_path} not found: --workdir must be a "
+                            "directory written by audiogan-train")
+  with open(cfg_path) as f:
+    config = ml_collections.ConfigDict(json.load(f))
+  class_names = ()
+  run_path = os.path.join(workdir, "run.json")
+  if os.path.exists(run_path):
+    with open(run_path) as f:
+      class_names = tuple(json.load(f).get("class_names", ()))
+  return gans.get_family(str(config.model.family)), config, class_names
+
+
+def restore_workdir(workdir: str, step: Optional[int] = None) -> Restored:
+  """Restores a training workdir's checkpoint on the first local device.
+
+  Args:
+    workdir: A directory written by ``audiogan-train``.
+    step: The checkpoint step (default: the newest).
+
+  Raises:
+    FileNotFoundError: not a workdir, or no checkpoint in it.
+    ValueError: ``step`` has no checkpoint.
+  """
+  from audiogan_jax.train import checkpoint as ckpt_lib  # pylint: disable=g-import-not-at-top
+  family, config, class_names = read_workdir(workdir)
+  ckpt_dir = os.path.join(workdir, "checkpoints")
+  if not os.path.isdir(ckpt_dir):  # Checkpointer would create it
+    raise FileNotFoundError(f"no checkpoint in {ckpt_dir}: train first "
+                            "(audiogan-train)")
+  ckpt = ckpt_lib.Checkpointer(ckpt_dir)
+  try:
+    steps = ckpt.manager.all_steps()
+    if not steps:
+      raise FileNotFoundError(f"no checkpoint in {ckpt_dir}: train first "
+                              "(audiogan-train)")
+    if step is not None and step not in steps:
+      raise ValueError(f"--step={step} has no checkpoint; available: "
+                       f"{', '.join(map(str, sorted(steps)))}")
+    dev = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    abstract = jax.tree.map(
+        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=dev),
+        jax.eval_shape(lambda k: family.init_state(config, k),
+                       jax.random.key(0)))
+    state, _ = ckpt.restore(abstract, step)
+  finally:
+    ckpt.close()
+  return Restored(family, config, state, class_names,
+                  int(jax.device_get(state.step)))

@@ -22,3 +22,33 @@ def tiny_config(conditional: bool = True):
   return c
 
 
+
+
+def tiny_gaae_config():
+  """The paper's GAAE code at ch = 1, batch 4, on 64 synthetic clips."""
+  c = config_lib.gaae_config()
+  c.model.ch = 1
+  c.model.attention = False
+  c.data.labelled_fraction = 0.25
+  c.data.synthetic.num_train = 64
+  c.data.synthetic.num_valid = 8
+  c.data.synthetic.num_test = 16
+  c.train.update(dict(batch_size=4, num_steps=4, ema_decay=0.9, ema_start=0,
+                      log_every=1, checkpoint_every=2, sample_every=0,
+                      num_samples=4, eval_every=2, eval_batch_size=8))
+  return c
+
+
+def tiny_ggan_config():
+  """The paper's GGAN code at ch = 1, batch 4, on 64 synthetic clips."""
+  c = config_lib.ggan_config()
+  c.model.ch = 1
+  c.model.attention = False
+  c.data.labelled_fraction = 0.25
+  c.data.synthetic.num_train = 64
+  c.data.synthetic.num_valid = 8
+  c.data.synthetic.num_test = 16
+  c.train.update(dict(batch_size=4, num_steps=4, ema_decay=0.9, ema_start=0,
+                      log_every=1, checkpoint_every=2, sample_every=0,
+                      num_samples=4, eval_every=2, eval_batch_size=8))
+  return c

@@ -1,65 +1,68 @@
-"""audiogan-export: write a trained run's EMA generator to one file.
+"""audiogan-export: write a trained run's EMA generator or encoder to a file.
 
     audiogan-export --workdir=runs/demo --output=demo_generator.msgpack [--step=N]
+    audiogan-export --workdir=runs/demo --what=encoder --output=demo_encoder.msgpack
 
-The file (msgpack, no pickle) holds the generator's params and batch-norm
-statistics with the config needed to rebuild it; audiogan-generate reads it.
+The file (msgpack, no pickle) holds the params and batch-norm statistics with
+the config needed to rebuild the networks. --what=generator (the default)
+writes the EMA generator (GAAE's decoder, GGAN's E and G), which
+audiogan-generate reads; --what=encoder writes a guided model's encoder side
+from the trained (not EMA) weights (GAAE's E and C, GGAN's D, F and Cx),
+which audiogan-encode reads. A BigGAN run has no encoder.
 """
 
-import json
-import os
+from typing import Optional
 
 from absl import app
 from absl import flags
 
 from audiogan_jax.cli import common
 
-_WORKDIR = flags.DEFINE_string("workdir", None, "A training workdir.")
-_OUTPUT = flags.DEFINE_string("output", None, "The file to write.")
-_STEP = flags.DEFINE_integer("step", None,
-                             "Checkpoint step (default: the newest).")
-flags.mark_flags_as_required(["workdir", "output"])
+FLAGS = flags.FLAGS
 
 
-def export_workdir(workdir: str, output: str, step=None) -> int:
-  """Exports the EMA generator of a workdir's checkpoint; returns its step."""
-  import jax  # pylint: disable=g-import-not-at-top
-  import ml_collections  # pylint: disable=g-import-not-at-top
+def _define_flags() -> None:
+  """Defines the flags (at run time, so other commands can import this)."""
+  flags.DEFINE_string("workdir", None, "A training workdir.")
+  flags.DEFINE_string("output", None, "The file to write.")
+  flags.DEFINE_integer("step", None, "Checkpoint step (default: the newest).")
+  flags.DEFINE_enum("what", "generator", ["generator", "encoder"],
+                    "Which part of the model to export.")
+  flags.mark_flags_as_required(["workdir", "output"])
+
+
+def export_workdir(workdir: str, output: str, step: Optional[int] = None,
+                   what: str = "generator") -> int:
+  """Exports the EMA generator (or the encoder) of a workdir's checkpoint.
+
+  Args:
+    workdir: A directory written by audiogan-train.
+    output: The file to write.
+    step: The checkpoint step (default: the newest).
+    what: ``"generator"`` or ``"encoder"``.
+
+  Returns:
+    The step of the exported weights.
+
+  Raises:
+    ValueError: ``what="encoder"`` for a family without an encoder, or a
+      ``step`` without a checkpoint.
+    FileNotFoundError: not a workdir, or no checkpoint in it.
+  """
   from audiogan_jax import export as export_lib  # pylint: disable=g-import-not-at-top
-  from audiogan_jax import gans  # pylint: disable=g-import-not-at-top
-  from audiogan_jax.train import checkpoint as ckpt_lib  # pylint: disable=g-import-not-at-top
 
-  cfg_path = os.path.join(workdir, "config.json")
-  if not os.path.exists(cfg_path):
-    raise FileNotFoundError(f"{cfg_path} not found: --workdir must be a "
-                            "directory written by audiogan-train")
-  with open(cfg_path) as f:
-    config = ml_collections.ConfigDict(json.load(f))
-  class_names = ()
-  run_path = os.path.join(workdir, "run.json")
-  if os.path.exists(run_path):
-    with open(run_path) as f:
-      class_names = tuple(json.load(f).get("class_names", ()))
-  family = gans.get_family(str(config.model.family))
-  ckpt = ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints"))
-  steps = ckpt.manager.all_steps()
-  if not steps:
-    raise FileNotFoundError(f"no checkpoint in {workdir}/checkpoints: train "
-                            "first (audiogan-train)")
-  if step is not None and step not in steps:
-    raise ValueError(f"--step={step} has no checkpoint; available: "
-                     f"{', '.join(map(str, sorted(steps)))}")
-  dev = jax.sharding.SingleDeviceSharding(jax.devices()[0])
-  abstract = jax.tree.map(
-      lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=dev),
-      jax.eval_shape(lambda k: family.init_state(config, k), jax.random.key(0)))
-  state, _ = ckpt.restore(abstract, step)
-  ckpt.close()
-  g = family.GENERATOR
-  export_lib.save_generator(output, config, state.ema_params[g],
-                            state.ema_stats[g], class_names,
-                            int(jax.device_get(state.step)))
-  return int(jax.device_get(state.step))
+  if what not in ("generator", "encoder"):
+    raise ValueError(f"--what={what}: choose generator or encoder")
+  family, config, _ = export_lib.read_workdir(workdir)
+  if what == "encoder" and not family.ENCODER:
+    raise ValueError(f"{workdir} holds a {config.model.family} model, which "
+                     "has no encoder; use --what=generator (encoders come "
+                     "with the guided models, gaae and ggan)")
+  run = export_lib.restore_workdir(workdir, step)
+  export_lib.save_model(
+      output, what, export_lib.model_from_state(
+          what, run.family, run.config, run.state, run.class_names, run.step))
+  return run.step
 
 
 @common.user_errors("audiogan-export")
@@ -67,12 +70,15 @@ def main(argv) -> None:
   """Exports and says where."""
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  step = export_workdir(_WORKDIR.value, _OUTPUT.value, _STEP.value)
-  print(f"exported the EMA generator at step {step} to {_OUTPUT.value}")
+  common.setup_logging()
+  step = export_workdir(FLAGS.workdir, FLAGS.output, FLAGS.step, FLAGS.what)
+  what = "EMA generator" if FLAGS.what == "generator" else "encoder"
+  print(f"exported the {what} at step {step} to {FLAGS.output}")
 
 
 def run() -> None:
   """Console-script entry point."""
+  _define_flags()
   common.run_app(main, "audiogan-export")
 
 

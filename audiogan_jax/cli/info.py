@@ -48,7 +48,7 @@ def network_report(config) -> dict:
         "module": type(module).__name__,
         "params": state_lib.count_params(shapes.params[name]),
         "inputs": [list(x.shape) for x in inputs if x is not None],
-        "output": list(out.shape)}
+        "output": jax.tree.map(lambda o: list(o.shape), out)}
   return report
 
 

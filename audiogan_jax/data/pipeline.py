@@ -3,10 +3,16 @@
 Every batch is a pure function of (seed, stream, global batch index), so a
 resumed run continues exactly where it stopped: the data position is the
 training step. Each process reads only its slice of every global batch.
+
+Guidance from another dataset (``config.data.guidance.source``): the labelled
+clips come from a second source (e.g. ten male and ten female LibriSpeech
+speakers with a gender label) while every clip of the main source (e.g. SC09)
+joins the training set unlabelled; see ``load_dataset``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -26,6 +32,12 @@ from audiogan_jax.data import sources
 Config = ml_collections.ConfigDict
 
 _STREAM_IDS = {"all": 11, "labelled": 12, "unlabelled": 13}
+
+# Split.origin values: which dataset a training example comes from.
+ORIGIN_MAIN = 0
+ORIGIN_GUIDANCE = 1
+
+_GUIDANCE_FLAG = "--config.data.guidance."
 
 
 def select_labelled(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
@@ -79,14 +91,20 @@ class Split:
   labels: np.ndarray          # [N] int32, -1 where unlabelled
   true_labels: np.ndarray     # [N] int32 before the labelled fraction
   audio: sources.AudioSet
+  # [N] int8 ORIGIN_MAIN / ORIGIN_GUIDANCE in a training split merged with a
+  # guidance dataset; None for a split of one dataset.
+  origin: Optional[np.ndarray] = None
 
   def __len__(self) -> int:
     return len(self.labels)
 
 
 def _cache_key(data_config: Config, split: str, n: int) -> str:
+  # Neither the labelled subset nor the guidance dataset changes the clips of
+  # this source, so they stay out of the key and keep existing caches valid.
   keys = {k: v for k, v in data_config.to_dict().items()
-          if k not in ("labelled_fraction", "cache_dir", "cache_dtype")}
+          if k not in ("labelled_fraction", "cache_dir", "cache_dtype",
+                       "guidance")}
   blob = json.dumps({"data": keys, "split": split, "n": n, "format": 1},
                     sort_keys=True, default=str)
   return hashlib.sha1(blob.encode()).hexdigest()[:16]
@@ -108,10 +126,9 @@ def compute_spectrograms(waveforms: np.ndarray, clip: float,
   return out
 
 
-def load_split(data_config: Config, split: str,
-               cache_dir: Optional[str] = None) -> Split:
-  """Loads a split, its spectrograms (from the cache when present) and labels."""
-  audio = sources.load_source(data_config, split)
+def _spectrograms(data_config: Config, split: str, audio: sources.AudioSet,
+                  cache_dir: Optional[str]) -> np.ndarray:
+  """The spectrograms of ``audio``, from the cache when present."""
   clip = float(data_config.spectrogram_clip)
   specs, path = None, None
   if cache_dir:
@@ -140,6 +157,14 @@ def load_split(data_config: Config, split: str,
   dtype = np.dtype(data_config.get("cache_dtype", "float32"))
   if specs.dtype != dtype:
     specs = specs.astype(dtype)
+  return specs
+
+
+def load_split(data_config: Config, split: str,
+               cache_dir: Optional[str] = None) -> Split:
+  """Loads a split, its spectrograms (from the cache when present) and labels."""
+  audio = sources.load_source(data_config, split)
+  specs = _spectrograms(data_config, split, audio, cache_dir)
   true = np.asarray(audio.labels, np.int32)
   labels = true
   if split == "train":
@@ -200,29 +225,201 @@ class IndexSampler:
 
 @dataclasses.dataclass
 class Dataset:
-  """The training data of one run: splits and class metadata."""
+  """The training data of one run: splits and class metadata.
+
+  With guidance from another dataset, ``train`` holds the main clips (label
+  -1) followed by the guidance clips, ``test`` is the guidance source's test
+  split, and the classes are the guidance label's. ``main_test`` is always
+  the main source's test split with the main source's own labels and class
+  names (in ``main_test.audio``): the same object as ``test`` without
+  guidance, None when the test splits were not loaded.
+  """
 
   train: Split
   test: Optional[Split]
   num_classes: int
   class_names: tuple[str, ...]
+  main_test: Optional[Split] = None
+  guidance: str = ""   # e.g. "synthetic[gender]"; "" without guidance
 
   def summary(self) -> str:
     """One line describing the data for the start-up log."""
     n_lab = int((self.train.labels >= 0).sum())
     n_test = len(self.test) if self.test is not None else 0
-    return (f"{len(self.train)} train examples ({n_lab} labelled), "
+    line = (f"{len(self.train)} train examples ({n_lab} labelled), "
             f"{n_test} test examples, {self.num_classes} classes: "
             f"{', '.join(self.class_names)}")
+    if self.guidance:
+      n_guide = len(self.train)
+      if self.train.origin is not None:
+        n_guide = int((self.train.origin == ORIGIN_GUIDANCE).sum())
+      line += (f" (guidance: {n_lab} labelled clips from {self.guidance}; "
+               f"{len(self.train) - n_guide} main + {n_guide} guidance clips "
+               "in the unlabelled pool)")
+    return line
+
+
+def guidance_data_config(data_config: Config) -> Config:
+  """The data config of the guidance source in ``data_config.guidance``.
+
+  The main data config with the guidance block's source, path, seed,
+  labelled fraction and per-source blocks: the spectrogram clip, the sample
+  rate and the cache dtype stay the main config's. Its spectrogram cache key
+  is that of a main config naming the same source, so the two share a cache.
+  """
+  guide = data_config.guidance
+  out = {k: v for k, v in data_config.to_dict().items() if k != "guidance"}
+  for key in ("source", "path", "seed", "labelled_fraction"):
+    out[key] = guide[key]
+  for block in ("synthetic", "folder", "tfds"):
+    merged = dict(out.get(block, {}))
+    merged.update(guide[block].to_dict() if block in guide else {})
+    out[block] = merged
+  return Config(out)
+
+
+def _describe_guidance(data_config: Config) -> str:
+  """A short name of the guidance source and label, e.g. synthetic[gender]."""
+  guide = data_config.guidance
+  source = str(guide.source)
+  if source == "folder":
+    source = f"folder:{guide.path}"
+  elif source == "tfds":
+    source = f"tfds:{guide.tfds.name}"
+  return f"{source}[{guide.get('label', '') or 'class'}]"
+
+
+@contextlib.contextmanager
+def _guidance_errors():
+  """Makes the sources' errors name the guidance flags, not the main ones."""
+  try:
+    yield
+  except (ValueError, FileNotFoundError, NotADirectoryError,
+          PermissionError) as e:
+    msg = str(e)
+    if "--config.data." not in msg or _GUIDANCE_FLAG in msg:
+      raise
+    raise type(e)(msg.replace("--config.data.", _GUIDANCE_FLAG)) from e
+
+
+def _with_label(audio: sources.AudioSet, label: str,
+                description: str) -> sources.AudioSet:
+  """``audio`` with ``label`` ("" keeps the class label) as its class label."""
+  if not label:
+    return audio
+  if label not in audio.extra_labels:
+    available = ", ".join(["'' (the class label)"] +
+                          [repr(k) for k in audio.extra_labels])
+    raise ValueError(f"{_GUIDANCE_FLAG}label={label!r} is not a label of the "
+                     f"guidance source {description}; available: {available}")
+  values = np.asarray(audio.extra_labels[label], np.int32)
+  names = audio.extra_class_names.get(label)
+  if names is None:
+    names = tuple(str(i) for i in range(int(values.max(initial=-1)) + 1))
+  return dataclasses.replace(audio, labels=values, class_names=tuple(names))
+
+
+def _load_guidance_audio(guide_config: Config, split: str, label: str,
+                         description: str) -> sources.AudioSet:
+  """``split`` of the guidance source with ``label`` as its class label."""
+  with _guidance_errors():
+    audio = sources.load_source(guide_config, split)
+  return _with_label(audio, label, description)
+
+
+def _check_guidance_config(data_config: Config) -> None:
+  """Fails early, naming the guidance flag, on a bad source or fraction."""
+  guide = data_config.guidance
+  if str(guide.source) not in sources.SOURCES:
+    raise ValueError(f"unknown {_GUIDANCE_FLAG}source={str(guide.source)!r}; "
+                     f"use one of {', '.join(sources.SOURCES)} or '' (off)")
+  fraction = float(guide.labelled_fraction)
+  if not 0.0 < fraction <= 1.0:
+    raise ValueError(f"{_GUIDANCE_FLAG}labelled_fraction={fraction} must be "
+                     "in (0, 1]; use 1.0 to keep every label")
+
+
+def _load_guided_dataset(data_config: Config, cache_dir: Optional[str],
+                         with_test: bool) -> Dataset:
+  """The dataset of ``load_dataset`` with guidance from another source."""
+  _check_guidance_config(data_config)
+  guide = data_config.guidance
+  guide_config = guidance_data_config(data_config)
+  label = str(guide.get("label", ""))
+  description = _describe_guidance(data_config)
+
+  g_audio = _load_guidance_audio(guide_config, "train", label, description)
+  g_true = np.asarray(g_audio.labels, np.int32)
+  mask = select_labelled(g_true, float(guide.labelled_fraction),
+                         int(guide.seed))
+  if not mask.any():
+    raise ValueError(
+        f"the guidance source {description} yields no labelled example "
+        f"({len(g_audio)} clips): check {_GUIDANCE_FLAG}label and raise "
+        f"{_GUIDANCE_FLAG}labelled_fraction")
+  if float(data_config.labelled_fraction) < 1.0:
+    logging.info("guidance from %s: --config.data.labelled_fraction=%g does "
+                 "not apply; every main clip is unlabelled", description,
+                 float(data_config.labelled_fraction))
+  g_specs = _spectrograms(guide_config, "train", g_audio, cache_dir)
+
+  m_audio = sources.load_source(data_config, "train")
+  m_specs = _spectrograms(data_config, "train", m_audio, cache_dir)
+  n_main = len(m_audio)
+  hidden = np.full(n_main, -1, np.int32)
+  m_hidden = dataclasses.replace(m_audio, labels=hidden,
+                                 class_names=g_audio.class_names)
+  merged = sources.concatenate([m_hidden, g_audio])
+  # One allocation per array: the memory-mapped caches are read once.
+  specs = np.concatenate([m_specs, g_specs])
+  train = Split(
+      waveforms=merged.waveforms, spectrograms=specs,
+      labels=np.concatenate([hidden, np.where(mask, g_true, -1)]).astype(
+          np.int32),
+      true_labels=np.concatenate([hidden, g_true]), audio=merged,
+      origin=np.concatenate([np.full(n_main, ORIGIN_MAIN, np.int8),
+                             np.full(len(g_audio), ORIGIN_GUIDANCE, np.int8)]))
+
+  test = main_test = None
+  if with_test:
+    t_audio = _load_guidance_audio(guide_config, "test", label, description)
+    t_specs = _spectrograms(guide_config, "test", t_audio, cache_dir)
+    t_true = np.asarray(t_audio.labels, np.int32)
+    test = Split(waveforms=t_audio.waveforms, spectrograms=t_specs,
+                 labels=t_true, true_labels=t_true, audio=t_audio)
+    main_test = load_split(data_config, "test", cache_dir)
+  return Dataset(train=train, test=test, num_classes=g_audio.num_classes,
+                 class_names=tuple(g_audio.class_names), main_test=main_test,
+                 guidance=description)
 
 
 def load_dataset(config: Config, cache_dir: Optional[str] = None,
                  with_test: bool = True) -> Dataset:
-  """Loads the train (and test) split named by ``config.data``."""
+  """Loads the train (and test) split named by ``config.data``.
+
+  With ``config.data.guidance.source`` set, the labels come from that second
+  source: train holds every main clip with label -1, then every guidance clip
+  with its ``guidance.label`` (-1 outside the ``guidance.labelled_fraction``
+  subset, chosen from ``guidance.seed``). The 'all' and 'unlabelled' pools
+  thus hold both datasets and the 'labelled' pool only guidance clips. The
+  test split is the guidance source's (what the classifier is scored on);
+  ``Dataset.main_test`` is the main source's.
+
+  Args:
+    config: The run config; only ``config.data`` is read.
+    cache_dir: Where spectrograms are cached; None computes them every time.
+    with_test: Whether to load the test split(s).
+
+  Returns:
+    The Dataset.
+  """
+  guide = config.data.get("guidance", None)
+  if guide is not None and str(guide.get("source", "")):
+    return _load_guided_dataset(config.data, cache_dir, with_test)
   train = load_split(config.data, "train", cache_dir)
   test = load_split(config.data, "test", cache_dir) if with_test else None
   return Dataset(train=train, test=test, num_classes=train.audio.num_classes,
-                 class_names=tuple(train.audio.class_names))
+                 class_names=tuple(train.audio.class_names), main_test=test)
 
 
 def make_iterator(dataset: Dataset, streams: Mapping[str, str], *,

@@ -57,6 +57,48 @@ class AudioSet:
         files=files)
 
 
+def concatenate(sets: Sequence[AudioSet]) -> AudioSet:
+  """The examples of ``sets`` one after another, as one AudioSet.
+
+  All sets must share their class names. An extra label that only some sets
+  have is -1 (unknown) on the others' examples; one whose class names differ
+  between sets is dropped. File names are kept when every set has them.
+
+  Args:
+    sets: One or more AudioSets with the same ``class_names``.
+
+  Returns:
+    The concatenated AudioSet.
+  """
+  if not sets:
+    raise ValueError("nothing to concatenate")
+  names = tuple(sets[0].class_names)
+  for s in sets[1:]:
+    if tuple(s.class_names) != names:
+      raise ValueError(f"cannot concatenate sets with classes {names} and "
+                       f"{tuple(s.class_names)}")
+  extra, extra_names = {}, {}
+  for name in dict.fromkeys(k for s in sets for k in s.extra_labels):
+    known = {tuple(s.extra_class_names.get(name, ())) for s in sets
+             if name in s.extra_labels}
+    if len(known) > 1:
+      continue
+    extra[name] = np.concatenate([
+        np.asarray(s.extra_labels[name], np.int32) if name in s.extra_labels
+        else np.full(len(s), -1, np.int32) for s in sets])
+    class_names = known.pop()
+    if class_names:
+      extra_names[name] = class_names
+  files = None
+  if all(s.files is not None for s in sets):
+    files = tuple(f for s in sets for f in s.files)
+  return AudioSet(
+      waveforms=np.concatenate([s.waveforms for s in sets]),
+      labels=np.concatenate([np.asarray(s.labels, np.int32) for s in sets]),
+      class_names=names, extra_labels=extra, extra_class_names=extra_names,
+      files=files)
+
+
 def default_data_config() -> ml_collections.ConfigDict:
   """The ``config.data`` defaults: the embedded synthetic dataset."""
   c = ml_collections.ConfigDict()
@@ -82,7 +124,38 @@ def default_data_config() -> ml_collections.ConfigDict:
   c.tfds = ml_collections.ConfigDict()
   c.tfds.name = "sc09"            # sc09 | nsynth
   c.tfds.download = False
+
+  c.guidance = default_guidance_config(c)
   return c
+
+
+def default_guidance_config(
+    data_config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """The ``config.data.guidance`` defaults: off (``source=""``).
+
+  With a source set, the labelled stream comes from this second dataset
+  (e.g. LibriSpeech speakers with a gender label) while the main dataset's
+  clips join the unlabelled pool without labels; see
+  ``pipeline.load_dataset``. The keys mirror those of ``data_config`` that
+  select and load a source; the spectrogram clip, the sample rate and any
+  other setting come from the main data config.
+
+  Args:
+    data_config: The main data config, whose ``synthetic``, ``folder`` and
+      ``tfds`` blocks give the defaults of the guidance source's blocks.
+
+  Returns:
+    The guidance block.
+  """
+  g = ml_collections.ConfigDict()
+  g.source = ""             # "" (off) | synthetic | folder | tfds
+  g.path = ""               # folder: the audio directory; tfds: the data_dir
+  g.seed = 0                # the source's seed and the labelled subset's
+  g.labelled_fraction = 1.0  # of the guidance clips, exact and stratified
+  g.label = ""              # "": the source's class label; or an extra label
+  for block in ("synthetic", "folder", "tfds"):
+    g[block] = ml_collections.ConfigDict(data_config[block].to_dict())
+  return g
 
 
 def load_source(data_config: ml_collections.ConfigDict, split: str) -> AudioSet:

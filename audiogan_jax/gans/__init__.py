@@ -5,8 +5,10 @@ from __future__ import annotations
 import types
 
 from audiogan_jax.gans import biggan
+from audiogan_jax.gans import gaae
+from audiogan_jax.gans import ggan
 
-FAMILIES: dict[str, types.ModuleType] = {"biggan": biggan}
+FAMILIES: dict[str, types.ModuleType] = {"biggan": biggan, "gaae": gaae, "ggan": ggan}
 
 
 def get_family(name: str) -> types.ModuleType:

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from audiogan_jax.gans import common
 from audiogan_jax.models import biggan as nets
 from audiogan_jax.train import losses
 from audiogan_jax.train import state as state_lib
@@ -42,8 +43,8 @@ def networks(config: Config) -> dict[str, Any]:
   n, ch, dt = num_classes(config), int(config.model.ch), compute_dtype(config)
   att = bool(config.model.get("attention", True))
   return {"g": nets.Generator(ch=ch, num_classes=n, attention=att, dtype=dt),
-          "d": nets.Discriminator(ch=ch, num_classes=n, attention=att,
-                                  dtype=dt)}
+          "d": nets.Discriminator(ch=common.d_width(config), num_classes=n,
+                                  attention=att, dtype=dt)}
 
 
 def _adam(config: Config, lr: float) -> optax.GradientTransformation:
@@ -182,6 +183,17 @@ def train_iteration(state: GANState, batch: Mapping[str, jax.Array],
   return state, metrics
 
 
+def steps_per_iteration(config: Config) -> int:
+  """Fresh real batches per iteration: one per D update."""
+  return int(config.train.d_steps)
+
+
+def encode(config: Config, params, stats, x):
+  """BigGAN has no encoder (``ENCODER`` is empty)."""
+  raise ValueError("a BigGAN run has no encoder or classifier to encode with; "
+                   "train a guided model (configs/gaae.py or configs/ggan.py)")
+
+
 def network_inputs(config: Config, name: str, batch: int = 2):
   """Example inputs of one network, for shape and parameter reports."""
   z, y, x = _example_inputs(config, batch)
@@ -190,3 +202,4 @@ def network_inputs(config: Config, name: str, batch: int = 2):
 
 
 GENERATOR = "g"
+ENCODER: tuple[str, ...] = ()

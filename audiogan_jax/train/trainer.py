@@ -16,6 +16,7 @@ import numpy as np
 
 from audiogan_jax import export as export_lib
 from audiogan_jax import gans
+from audiogan_jax.gans import common as gan_common
 from audiogan_jax import viz
 from audiogan_jax.audio import io as audio_io
 from audiogan_jax.data import pipeline
@@ -54,6 +55,8 @@ def make_train_step(family, config: Config, mesh):
   step_keys = ("d_steps", "ema_decay", "ema_start", "compute_dtype",
                "batch_size")
   cache_key = (family.__name__, config.model.to_json(), config.optim.to_json(),
+               json.dumps(config.get("loss", {}) and config.loss.to_dict(),
+                          sort_keys=True),
                tuple(str(config.train.get(k)) for k in step_keys),
                tuple(d.id for d in mesh.devices.flat))
   if cache_key in _STEP_CACHE:
@@ -90,6 +93,31 @@ def sample_inputs(family, config: Config, num: int, seed: int,
   return z, y
 
 
+def make_predict(family, config: Config):
+  """Jitted ``(params, stats, x) -> class index`` of a guided model's C."""
+  return jax.jit(lambda p, s, x: jnp.argmax(
+      family.encode(config, p, s, x)["logits"], -1))
+
+
+def held_out_accuracy(predict, params, stats, split: pipeline.Split,
+                      batch_size: int) -> float:
+  """Accuracy of ``predict`` (see :func:`make_predict`) on a labelled split."""
+  keep = np.flatnonzero(split.true_labels >= 0)
+  if not len(keep):
+    raise ValueError("the held-out split has no labels to score C on")
+  correct = 0
+  for i in range(0, len(keep), batch_size):
+    idx = keep[i:i + batch_size]
+    x = np.asarray(split.spectrograms[idx], np.float32)
+    n = len(x)
+    if n < batch_size:  # one compiled shape
+      x = np.concatenate([x, np.zeros((batch_size - n, *x.shape[1:]),
+                                      np.float32)])
+    pred = np.asarray(predict(params, stats, x))[:n]
+    correct += int((pred == split.true_labels[idx]).sum())
+  return correct / len(keep)
+
+
 def write_samples(directory: str, specs: np.ndarray, waves: np.ndarray,
                   labels: Optional[np.ndarray], class_names, sample_rate: int,
                   cols: int = 0) -> None:
@@ -119,7 +147,9 @@ def train_and_evaluate(config: Config, workdir: str) -> Any:
                jax.devices()[0].device_kind, jax.process_count())
 
   cache_dir = config.data.get("cache_dir", "") or os.path.join(workdir, "cache")
-  dataset = pipeline.load_dataset(config, cache_dir=cache_dir, with_test=False)
+  eval_every = int(tc.get("eval_every", 0)) if family.ENCODER else 0
+  dataset = pipeline.load_dataset(config, cache_dir=cache_dir,
+                                  with_test=eval_every > 0)
   logging.info("data: %s", dataset.summary())
   config = resolve_config(config, dataset)
   if jax.process_index() == 0:
@@ -139,7 +169,7 @@ def train_and_evaluate(config: Config, workdir: str) -> Any:
     logging.info("resumed from checkpoint at step %d", int(state.step))
   start = int(jax.device_get(state.step))
   num_steps = int(tc.num_steps)
-  k = int(tc.d_steps)
+  k = family.steps_per_iteration(config)
 
   train_step = make_train_step(family, config, mesh)
   base_key = jax.device_put(jax.random.key(int(tc.seed) + 1),
@@ -151,8 +181,7 @@ def train_and_evaluate(config: Config, workdir: str) -> Any:
   sr = int(config.data.get("sample_rate", 16000))
 
   def samples(step: int) -> None:
-    g = family.GENERATOR
-    specs = np.asarray(gen_fn(state.ema_params[g], state.ema_stats[g],
+    specs = np.asarray(gen_fn(*gan_common.generator_variables(family, state),
                               z_fixed, y_fixed))
     if jax.process_index() != 0:
       return
@@ -165,17 +194,33 @@ def train_and_evaluate(config: Config, workdir: str) -> Any:
     writer.image(step, "samples/spectrograms", viz.grid(specs))
     writer.audio(step, "samples/audio", waves[:4], sr)
 
+  eval_log: list[dict] = []
+  predict = make_predict(family, config) if eval_every else None
+
+  def evaluate(step: int) -> None:
+    enc = family.ENCODER
+    acc = held_out_accuracy(predict, {n: state.params[n] for n in enc},
+                            {n: state.stats[n] for n in enc}, dataset.test,
+                            int(tc.get("eval_batch_size", 64)))
+    eval_log.append({"step": step, "accuracy": acc})
+    writer.scalars(step, {"eval/accuracy": acc})
+    logging.info("step %d: held-out accuracy of the classifier %.4f", step,
+                 acc)
+    if jax.process_index() == 0:
+      with open(os.path.join(workdir, "eval.json"), "w") as f:
+        json.dump({"held_out_accuracy": eval_log}, f, indent=2)
+
   def save(step: int, force: bool = False) -> None:
     ckpt.save(step, state, {"step": step, "data_position": step,
                             "model": str(config.model.family)}, force=force)
 
   writer = writer_lib.MetricWriter(workdir)
-  examples_per_iter = int(tc.batch_size) * k
+  streams = family.streams(config)
+  examples_per_iter = int(tc.batch_size) * k * len(streams)
   if start >= num_steps:
     logging.info("already trained for %d steps (train.num_steps=%d)", start,
                  num_steps)
   else:
-    streams = family.streams(config)
     it = pipeline.make_iterator(dataset, streams,
                                 global_batch=int(tc.batch_size),
                                 steps_per_iteration=k, seed=int(tc.seed),
@@ -205,6 +250,8 @@ def train_and_evaluate(config: Config, workdir: str) -> Any:
         writer.scalars(done, {**values, **rates})
       if int(tc.sample_every) and done % int(tc.sample_every) == 0:
         samples(done)
+      if eval_every and (done % eval_every == 0 or done == num_steps):
+        evaluate(done)
       if done % int(tc.checkpoint_every) == 0 or done == num_steps:
         save(done)
     progress.close()
@@ -216,9 +263,16 @@ def train_and_evaluate(config: Config, workdir: str) -> Any:
   ckpt.close()
   writer.close()
   if tc.get("export_at_end", True) and jax.process_index() == 0:
-    g = family.GENERATOR
     path = os.path.join(workdir, "generator.msgpack")
-    export_lib.save_generator(path, config, state.ema_params[g],
-                              state.ema_stats[g], dataset.class_names, final)
+    export_lib.save_generator(path, config,
+                              *gan_common.generator_variables(family, state),
+                              dataset.class_names, final)
     logging.info("exported the EMA generator to %s", path)
+    if family.ENCODER:
+      path = os.path.join(workdir, "encoder.msgpack")
+      export_lib.save_encoder(path, config,
+                              {n: state.params[n] for n in family.ENCODER},
+                              {n: state.stats[n] for n in family.ENCODER},
+                              dataset.class_names, final)
+      logging.info("exported the encoder and classifier to %s", path)
   return state

@@ -1,0 +1,81 @@
+"""Pieces every GAN family shares: optimizers, initialisation, small losses."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+Config = ml_collections.ConfigDict
+
+
+def compute_dtype(config: Config):
+  """The dtype of activations (parameters stay float32)."""
+  return jnp.dtype(config.train.get("compute_dtype", "float32"))
+
+
+def d_width(config: Config) -> int:
+  """Channel multiplier of the discriminator-shaped networks.
+
+  ``model.d_ch`` (0: the same as ``model.ch``) sets the width of every network
+  built on the BigGAN discriminator trunk (D, S, GAAE's E, GGAN's D1 and D2)
+  apart from the generator's ``model.ch``, as BigGAN's G_ch and D_ch. The
+  papers use ch = 16 for both.
+  """
+  d = int(config.model.get("d_ch", 0))
+  return d if d > 0 else int(config.model.ch)
+
+
+def adam(config: Config, lr: float) -> optax.GradientTransformation:
+  """Adam with the config's betas and epsilon (and optional global clipping)."""
+  o = config.optim
+  parts = []
+  if o.get("grad_clip", 0.0):
+    parts.append(optax.clip_by_global_norm(float(o.grad_clip)))
+  parts.append(optax.adam(lr, b1=float(o.b1), b2=float(o.b2), eps=float(o.eps)))
+  return optax.chain(*parts)
+
+
+def init_networks(modules: Mapping[str, Any],
+                  inputs: Callable[[str], tuple], key: jax.Array
+                  ) -> tuple[dict[str, Any], dict[str, Any]]:
+  """Initial params and ``batch_stats`` of every network, one key each.
+
+  Keys are ``fold_in(key, i)`` over the networks' sorted names, so adding a
+  network to a family never changes another network's initialisation order
+  silently within a family's own fixed set of names.
+  """
+  params, stats = {}, {}
+  for i, name in enumerate(sorted(modules)):
+    v = modules[name].init({"params": jax.random.fold_in(key, i)},
+                           *inputs(name), train=False)
+    params[name] = v["params"]
+    stats[name] = v.get("batch_stats", {})
+  return params, stats
+
+
+def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
+  """Mean softmax cross-entropy of integer labels, in float32."""
+  return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(
+      logits.astype(jnp.float32), labels))
+
+
+def accuracy(logits: jax.Array, labels: jax.Array) -> jax.Array:
+  """Fraction of argmax predictions equal to the labels."""
+  return jnp.mean((jnp.argmax(logits, -1) == labels).astype(jnp.float32))
+
+
+def generator_variables(family, state) -> tuple[Any, Any]:
+  """The EMA params and statistics ``family.generate`` takes.
+
+  ``family.GENERATOR`` names one network (its variables are passed as they
+  are) or a tuple of networks (GGAN's E and G: passed as dicts by name).
+  """
+  g = family.GENERATOR
+  if isinstance(g, str):
+    return state.ema_params[g], state.ema_stats[g]
+  return ({n: state.ema_params[n] for n in g},
+          {n: state.ema_stats[n] for n in g})

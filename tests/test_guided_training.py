@@ -1,0 +1,143 @@
+"""GAAE and GGAN through the training system: runs, resumes, exports, evals."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from audiogan_jax import export as export_lib
+from audiogan_jax.cli import info
+from audiogan_jax.train import trainer
+from tests_helpers import tiny_gaae_config
+from tests_helpers import tiny_ggan_config
+
+
+def _metrics(workdir):
+  with open(os.path.join(workdir, "metrics.jsonl")) as f:
+    return [json.loads(line) for line in f]
+
+
+@pytest.fixture(scope="module", params=["gaae", "ggan"])
+def run(request, tmp_path_factory):
+  config = {"gaae": tiny_gaae_config, "ggan": tiny_ggan_config}[
+      request.param]()
+  workdir = str(tmp_path_factory.mktemp(request.param))
+  state = trainer.train_and_evaluate(config, workdir)
+  return request.param, config, workdir, state
+
+
+def test_run_is_finite_and_scored(run):
+  name, _, workdir, state = run
+  assert int(state.step) == 4
+  rows = [r for r in _metrics(workdir) if "train/acc_labelled" in r]
+  assert len(rows) == 4
+  for r in rows:
+    assert all(np.isfinite(v) for v in r.values()), r
+  with open(os.path.join(workdir, "eval.json")) as f:
+    evals = json.load(f)["held_out_accuracy"]
+  assert [e["step"] for e in evals] == [2, 4]
+  assert all(0.0 <= e["accuracy"] <= 1.0 for e in evals)
+  if name == "gaae":
+    assert {"train/g_loss", "train/r_loss", "train/cl_loss", "train/cg_loss",
+            "train/l_loss", "train/s_loss"} <= set(rows[-1])
+  else:
+    assert {"train/ec_loss", "train/g1_loss", "train/g2_loss",
+            "train/gc_loss", "train/mg_loss", "train/fg_loss",
+            "train/d1_loss", "train/d2_loss", "train/df_loss"} <= set(rows[-1])
+
+
+def test_exported_generator_makes_class_conditional_spectrograms(run):
+  _, config, workdir, _ = run
+  from audiogan_jax import gans  # pylint: disable=g-import-not-at-top
+  loaded = export_lib.load_generator(os.path.join(workdir,
+                                                  "generator.msgpack"))
+  family = gans.get_family(str(loaded["config"].model.family))
+  z, y = trainer.sample_inputs(family, loaded["config"], 4, seed=0, label=1)
+  specs = np.asarray(family.generate(loaded["config"], loaded["params"],
+                                     loaded["batch_stats"], z, y))
+  assert specs.shape == (4, 256, 128, 1)
+  assert np.all(np.abs(specs) <= 1.0)
+  assert str(config.model.family) == str(loaded["config"].model.family)
+
+
+def test_resume_continues_from_the_checkpoint(run):
+  name, config, workdir, state = run
+  config.train.num_steps = 6
+  resumed = trainer.train_and_evaluate(config, workdir)
+  assert int(resumed.step) == 6
+  steps = [r["step"] for r in _metrics(workdir) if "train/acc_labelled" in r]
+  assert steps == [1, 2, 3, 4, 5, 6], name
+  del state
+
+
+def test_info_reports_paper_size_networks():
+  from audiogan_jax import config as config_lib  # pylint: disable=g-import-not-at-top
+  gaae_report = info.network_report(config_lib.gaae_config())
+  assert set(gaae_report) == {"enc", "cls", "dec", "lat", "s"}
+  # The decoder and S are the supervised BigGAN's G and D (10 classes).
+  assert gaae_report["dec"]["params"] == 6_676_002
+  assert gaae_report["s"]["params"] == 2_410_722
+  enc_out = [list(o) for o in gaae_report["enc"]["output"]]
+  assert enc_out == [[2, 128], [2, 128]]
+  ggan_report = info.network_report(config_lib.ggan_config())
+  assert set(ggan_report) == {"e", "ce", "g", "d", "dh", "d2", "f", "cx",
+                              "df"}
+  assert ggan_report["g"]["params"] == 6_625_026     # unsupervised BigGAN G
+  assert ggan_report["d2"]["params"] == 2_408_162    # unsupervised BigGAN D
+  assert ggan_report["f"]["inputs"] == [[2, 256]]    # 16ch trunk features
+
+
+def _write_clips(directory, n=3):
+  import soundfile  # pylint: disable=g-import-not-at-top
+  from audiogan_jax.data import synthetic  # pylint: disable=g-import-not-at-top
+  os.makedirs(directory, exist_ok=True)
+  clips = synthetic.generate(n, seed=5, num_classes=10, stream=2)
+  for i, w in enumerate(clips.waveforms):
+    soundfile.write(os.path.join(directory, f"clip{i}.wav"), w, 16000)
+  return sorted(os.path.join(directory, f"clip{i}.wav") for i in range(n))
+
+
+def test_encode_gives_representations_and_classes(run, tmp_path):
+  from audiogan_jax.cli import encode  # pylint: disable=g-import-not-at-top
+  name, config, workdir, _ = run
+  files = _write_clips(str(tmp_path / "clips"))
+  model = os.path.join(workdir, "encoder.msgpack")
+  out = encode.encode_files(model, encode.list_inputs(str(tmp_path)), 2)
+  keys = {"gaae": ("guided", "style"), "ggan": ("representation",)}[name]
+  for k in keys:
+    assert out[k].shape == (3, 128) and np.all(np.isfinite(out[k]))
+  n = int(config.model.num_classes) if int(config.model.num_classes) > 0 \
+      else 10
+  assert out["logits"].shape == (3, n)
+  assert list(out["files"]) == files
+  assert np.all((out["predicted"] >= 0) & (out["predicted"] < n))
+  again = encode.encode_files(model, files, 4)   # other batch size
+  np.testing.assert_allclose(again["logits"], out["logits"], atol=1e-5)
+
+
+def test_encode_cli_and_its_errors(run, tmp_path):
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  name, _, workdir, _ = run
+  if name != "gaae":
+    pytest.skip("the command line is the same for both families")
+  _write_clips(str(tmp_path / "clips"), 2)
+  out = tmp_path / "codes.npz"
+  env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+  ok = subprocess.run(
+      [sys.executable, "-m", "audiogan_jax.cli.encode",
+       f"--workdir={workdir}", f"--input={tmp_path / 'clips'}",
+       f"--output={out}"], capture_output=True, text=True, env=env,
+      check=False, timeout=600)
+  assert ok.returncode == 0, ok.stderr
+  data = np.load(out)
+  assert data["guided"].shape == (2, 128) and len(data["predicted_name"]) == 2
+  bad = subprocess.run(
+      [sys.executable, "-m", "audiogan_jax.cli.encode",
+       f"--model={workdir}/generator.msgpack",
+       f"--input={tmp_path / 'clips'}", f"--output={out}"],
+      capture_output=True, text=True, env=env, check=False, timeout=600)
+  assert bad.returncode == 2
+  assert "is not an audiogan_jax encoder file" in bad.stderr
+  assert len(bad.stderr.strip().splitlines()) == 1, bad.stderr
