@@ -47,19 +47,10 @@ def networks(config: Config) -> dict[str, Any]:
                                   attention=att, dtype=dt)}
 
 
-def _adam(config: Config, lr: float) -> optax.GradientTransformation:
-  o = config.optim
-  parts = []
-  if o.get("grad_clip", 0.0):
-    parts.append(optax.clip_by_global_norm(float(o.grad_clip)))
-  parts.append(optax.adam(lr, b1=float(o.b1), b2=float(o.b2), eps=float(o.eps)))
-  return optax.chain(*parts)
-
-
 def optimizers(config: Config) -> dict[str, optax.GradientTransformation]:
   """One optimizer per network group, each with its own learning rate."""
-  return {"g": _adam(config, float(config.optim.g_lr)),
-          "d": _adam(config, float(config.optim.d_lr))}
+  return {"g": common.adam(config, float(config.optim.g_lr)),
+          "d": common.adam(config, float(config.optim.d_lr))}
 
 
 def streams(config: Config) -> dict[str, str]:
