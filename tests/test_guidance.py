@@ -193,15 +193,16 @@ def test_guidance_caches_are_separate_and_reused(guided, cache_dir):
 
 
 def test_main_cache_key_ignores_guidance():
+  # pylint: disable=protected-access
   c = tiny_config().data
-  before = pipeline._cache_key(c, "train", 64)  # pylint: disable=protected-access
+  before = pipeline._cache_key(c, "train", 64)
   bare = ml_collections.ConfigDict(
       {k: v for k, v in c.to_dict().items() if k != "guidance"})
-  assert pipeline._cache_key(bare, "train", 64) == before  # pylint: disable=protected-access
+  assert pipeline._cache_key(bare, "train", 64) == before
   g = guided_config().data
-  assert pipeline._cache_key(g, "train", 64) == before  # pylint: disable=protected-access
-  guide_key = pipeline._cache_key(  # pylint: disable=protected-access
-      pipeline.guidance_data_config(g), "train", 64)
+  assert pipeline._cache_key(g, "train", 64) == before
+  guide_key = pipeline._cache_key(pipeline.guidance_data_config(g), "train",
+                                  64)
   assert guide_key != before
 
 

@@ -141,3 +141,43 @@ def test_encode_cli_and_its_errors(run, tmp_path):
   assert bad.returncode == 2
   assert "is not an audiogan_jax encoder file" in bad.stderr
   assert len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+
+
+def test_gaae_with_guidance_from_another_dataset(tmp_path):
+  # The gender experiment in miniature: main clips (seed 0) unlabelled, the
+  # labelled stream from a second synthetic dataset (seed 1) with its
+  # gender-like label; C is scored on the guidance source's test split.
+  config = tiny_gaae_config()
+  g = config.data.guidance
+  g.source, g.seed, g.label, g.labelled_fraction = "synthetic", 1, "gender", 0.25
+  g.synthetic.num_train, g.synthetic.num_test = 32, 8
+  config.train.num_steps = 2
+  workdir = str(tmp_path / "guided")
+  state = trainer.train_and_evaluate(config, workdir)
+  assert int(state.step) == 2
+  with open(os.path.join(workdir, "run.json")) as f:
+    facts = json.load(f)
+  assert facts["class_names"] == ["low", "high"]
+  assert facts["num_train"] == 64 + 32 and facts["num_labelled"] == 8
+  with open(os.path.join(workdir, "config.json")) as f:
+    assert json.load(f)["model"]["num_classes"] == 2
+  with open(os.path.join(workdir, "eval.json")) as f:
+    evals = json.load(f)["held_out_accuracy"]
+  assert [e["step"] for e in evals] == [2]
+  loaded = export_lib.load_encoder(os.path.join(workdir, "encoder.msgpack"))
+  assert list(loaded["class_names"]) == ["low", "high"]
+
+
+def test_few_labels_comparison_runs_both_models(tmp_path):
+  from audiogan_jax.experiments import few_labels  # pylint: disable=g-import-not-at-top
+  config = tiny_gaae_config()
+  rows = few_labels.compare(config, [0.25], steps=2, eval_every=1,
+                            cache_dir=str(tmp_path))
+  (row,) = rows
+  assert row["fraction"] == 0.25 and row["num_labelled"] == 16
+  assert row["num_classes"] == 10 and row["num_test"] == 16
+  assert [h["step"] for h in row["guided"]["history"]] == [1, 2]
+  assert [h["step"] for h in row["baseline"]["history"]] == [1, 2]
+  for h in row["guided"]["history"] + row["baseline"]["history"]:
+    assert 0.0 <= h["accuracy"] <= 1.0
+  assert np.isfinite(row["guided"]["history"][-1]["cl_loss"])

@@ -254,8 +254,8 @@ class Dataset:
       if self.train.origin is not None:
         n_guide = int((self.train.origin == ORIGIN_GUIDANCE).sum())
       line += (f" (guidance: {n_lab} labelled clips from {self.guidance}; "
-               f"{len(self.train) - n_guide} main + {n_guide} guidance clips "
-               "in the unlabelled pool)")
+               f"train = {len(self.train) - n_guide} main + {n_guide} "
+               "guidance clips)")
     return line
 
 
@@ -290,7 +290,7 @@ def _describe_guidance(data_config: Config) -> str:
 
 
 @contextlib.contextmanager
-def _guidance_errors():
+def _guidance_errors() -> Iterator[None]:
   """Makes the sources' errors name the guidance flags, not the main ones."""
   try:
     yield

@@ -79,3 +79,21 @@ def generator_variables(family, state) -> tuple[Any, Any]:
     return state.ema_params[g], state.ema_stats[g]
   return ({n: state.ema_params[n] for n in g},
           {n: state.ema_stats[n] for n in g})
+
+
+def apply_network(mods: Mapping[str, Any], name: str, params, stats, *args,
+                  train: bool):
+  """Runs network ``name``; returns (output, its new batch_stats)."""
+  out, new = mods[name].apply(
+      {"params": params[name], "batch_stats": stats[name]}, *args,
+      train=train, mutable=["batch_stats"])
+  return out, new.get("batch_stats", stats[name])
+
+
+def guided_num_classes(config: Config, model: str) -> int:
+  """The classes of a guided model (always conditional), checked."""
+  n = int(config.model.num_classes)
+  if n <= 0:
+    raise ValueError(f"{model} needs the number of classes: set "
+                     "--config.model.num_classes or train on labelled data")
+  return n

@@ -63,11 +63,7 @@ compute_dtype = common.compute_dtype
 
 def num_classes(config: Config) -> int:
   """The guided classes (always conditional)."""
-  n = int(config.model.num_classes)
-  if n <= 0:
-    raise ValueError("GAAE needs the number of classes: set "
-                     "--config.model.num_classes or train on labelled data")
-  return n
+  return common.guided_num_classes(config, "GAAE")
 
 
 def loss_weights(config: Config) -> dict[str, float]:
@@ -154,12 +150,7 @@ def encode(config: Config, params: Mapping[str, Any],
   return {"guided": z, "style": zs, "logits": logits}
 
 
-def _apply(mods, name, params, stats, *args, train: bool):
-  """Runs one network; returns (output, its new batch_stats)."""
-  out, new = mods[name].apply(
-      {"params": params[name], "batch_stats": stats[name]}, *args,
-      train=train, mutable=["batch_stats"])
-  return out, new.get("batch_stats", stats[name])
+_apply = common.apply_network
 
 
 def sample_hinge_loss(real: jax.Array, fake_u: jax.Array,

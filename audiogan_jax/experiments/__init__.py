@@ -1,0 +1,1 @@
+"""Experiments that produce the tables in README.md."""
