@@ -65,6 +65,34 @@ def ggan_config() -> ml_collections.ConfigDict:
   return c
 
 
+def wavegan_config(family: str = "wavegan", conditioning: str = "none",
+                   num_samples: int = 16384) -> ml_collections.ConfigDict:
+  """Paper-size WaveGAN / SpecGAN (WaveGAN paper; SPEC section 6).
+
+  d = 64, c = 1, z ~ U(-1, 1)^100, phase shuffle 2 (WaveGAN's D), WGAN-GP
+  with lambda = 10, Adam 1e-4 with betas (0.5, 0.9), 5 critic updates per
+  G update, batch 64, 200k iterations; no EMA (the papers use none).
+  """
+  c = ml_collections.ConfigDict()
+  c.model = ml_collections.ConfigDict(dict(
+      family=family, conditioning=conditioning, d=64, c=1, z_dim=100,
+      phase_shuffle=2,
+      num_classes=-1,     # -1: taken from the dataset (conditional models)
+      # SpecGAN: per-frequency mean and std of the training set's log
+      # magnitude, filled in by audiogan-train and exported with G.
+      norm_mean=[], norm_std=[]))
+  c.data = sources.default_data_config()
+  c.data.num_samples = num_samples
+  c.train = train_config(batch_size=64, num_steps=200000, d_steps=5,
+                         ema_decay=0.0, ema_start=0, eval_every=0,
+                         sample_every=5000, checkpoint_every=5000)
+  c.optim = ml_collections.ConfigDict(dict(
+      g_lr=1e-4, d_lr=1e-4, b1=0.5, b2=0.9, eps=1e-8, grad_clip=0.0))
+  c.loss = ml_collections.ConfigDict(dict(gp_weight=10.0,
+                                          label_smoothing=0.0))
+  return c
+
+
 def load_config_file(path: str) -> ml_collections.ConfigDict:
   """Runs ``get_config()`` of a config file given by path."""
   import importlib.util  # pylint: disable=g-import-not-at-top

@@ -59,3 +59,37 @@ def write_png(path: str, rgb: np.ndarray) -> None:
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   with open(path, "wb") as f:
     f.write(png)
+
+
+def waveform_grid(waves: np.ndarray, cols: int = 0, width: int = 512,
+                  height: int = 96, pad: int = 2) -> np.ndarray:
+  """Tiles [N, T] waveforms in [-1, 1] into one RGB image of their envelopes.
+
+  Each panel plots, per pixel column, the minimum to maximum of the samples
+  that fall in it (dark blue on white, a grey zero line).
+  """
+  waves = np.clip(np.asarray(waves, np.float32), -1.0, 1.0)
+  if waves.ndim == 3:
+    waves = waves[..., 0]
+  n, t = waves.shape
+  width = min(width, t)
+  cols = max(1, min(cols or int(np.ceil(np.sqrt(n * height / width))), n))
+  rows = int(np.ceil(n / cols))
+  out = np.full((rows * (height + pad) + pad, cols * (width + pad) + pad, 3),
+                255, np.uint8)
+  edges = np.linspace(0, t, width + 1).astype(int)
+  ys = np.arange(height)[:, None]
+  for i, w in enumerate(waves):
+    lo = np.minimum.reduceat(w, edges[:-1])
+    hi = np.maximum.reduceat(w, edges[:-1])
+    # Row 0 is the top (+1), row height-1 the bottom (-1).
+    top = np.round((1.0 - hi) / 2.0 * (height - 1)).astype(int)
+    bottom = np.round((1.0 - lo) / 2.0 * (height - 1)).astype(int)
+    panel = np.full((height, width, 3), 255, np.uint8)
+    panel[height // 2] = (200, 200, 200)
+    mask = (ys >= top[None, :]) & (ys <= bottom[None, :])
+    panel[mask] = (31, 60, 136)
+    r, c = divmod(i, cols)
+    y, x = pad + r * (height + pad), pad + c * (width + pad)
+    out[y:y + height, x:x + width] = panel
+  return out

@@ -309,7 +309,7 @@ def test_interpolation_writes_steps_whose_ends_are_the_seeds_samples(
   assert [os.path.basename(p) for p in paths] == [
       f"interp_{i:03d}.wav" for i in range(5)]
   assert sorted(os.listdir(out)) == sorted(
-      [os.path.basename(p) for p in paths] + ["spectrograms.png"])
+      [os.path.basename(p) for p in paths] + ["spectrograms.png", "waveforms.png"])
   wave, rate = sf.read(paths[0])
   assert rate == 16000 and wave.shape == (16384,)
   specs, labels, _ = generate.generate_spectrograms(gen, label=1, seed=3,

@@ -52,3 +52,16 @@ def tiny_ggan_config():
                       log_every=1, checkpoint_every=2, sample_every=0,
                       num_samples=4, eval_every=2, eval_batch_size=8))
   return c
+
+
+def tiny_wavegan_config(family: str = "wavegan", conditioning: str = "none",
+                        num_samples: int = 16384):
+  """The paper's WaveGAN / SpecGAN code at d = 2, batch 4, 64 clips."""
+  c = config_lib.wavegan_config(family, conditioning, num_samples)
+  c.model.d = 2
+  c.data.synthetic.num_train = 64
+  c.data.synthetic.num_valid = 8
+  c.data.synthetic.num_test = 16
+  c.train.update(dict(batch_size=4, num_steps=3, d_steps=2, log_every=1,
+                      checkpoint_every=3, sample_every=0, num_samples=4))
+  return c

@@ -27,19 +27,26 @@ def _unit(z: jax.Array) -> jax.Array:
   return jnp.where(mag > 0, z / jnp.where(mag > 0, mag, 1.0), 1.0 + 0j)
 
 
-@jax.jit
-def _fast_griffin_lim(magnitude: jax.Array, phase: jax.Array, n_iter: jax.Array,
-                      momentum: jax.Array) -> jax.Array:
+def iterate(magnitude: jax.Array, phase: jax.Array, n_iter, momentum,
+            stft_fn=stft, istft_fn=istft) -> jax.Array:
+  """The fast Griffin-Lim loop for any STFT pair whose ``istft_fn`` uses the
+  canonical dual window; returns the waveform."""
   magnitude = magnitude.astype(jnp.float32)
   start = magnitude * jnp.exp(1j * phase.astype(jnp.float32))
 
   def body(_, carry):
     coeffs, previous = carry
-    projected = magnitude * _unit(stft(istft(coeffs)))
+    projected = magnitude * _unit(stft_fn(istft_fn(coeffs)))
     return projected + momentum * (projected - previous), projected
 
   _, final = jax.lax.fori_loop(0, n_iter, body, (start, start))
-  return istft(final)
+  return istft_fn(final)
+
+
+@jax.jit
+def _fast_griffin_lim(magnitude: jax.Array, phase: jax.Array, n_iter: jax.Array,
+                      momentum: jax.Array) -> jax.Array:
+  return iterate(magnitude, phase, n_iter, momentum)
 
 
 def griffin_lim(magnitude: jax.Array, n_iter: int = 32, momentum: float = 0.99,

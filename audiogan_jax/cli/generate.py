@@ -3,15 +3,18 @@
     audiogan-generate --generator=demo_generator.msgpack --num=16 --output=samples/ [--label=3] [--seed=0] [--method=pghi]
     audiogan-generate --generator=demo_generator.msgpack --interpolate=8 --label=2 --seed=5 [--seed2=9] --output=interp/
 
-Writes sample_NNN_<class>.wav (spectrograms inverted by PGHI or Griffin-Lim)
-and spectrograms.png, a grid of the generated spectrograms. --label fixes the
+Writes sample_NNN_<class>.wav, spectrograms.png (a grid of the generated
+spectrograms) and waveforms.png (their waveforms). Spectrogram models'
+outputs are inverted by PGHI or Griffin-Lim (--method; SpecGAN always uses
+Griffin-Lim with its saved normalisation); WaveGAN's are the waveforms, shown
+as log-magnitude spectrograms. --label fixes the
 class of a conditional generator (default: cycle through the classes).
 
 --interpolate=N (N >= 2) writes instead interp_000.wav .. interp_<N-1>.wav
 and spectrograms.png, one row: the N evenly spaced points, ends included, of
 the straight line from the latent of --seed to that of --seed2 (default
 --seed + 1), all at the class --label, which a class-conditional generator
-(GAAE, GGAN, supervised BigGAN) requires. GAAE's latent is its style latent
+(GAAE, GGAN, supervised BigGAN, conditional WaveGAN) requires. GAAE's latent is its style latent
 z'. The first and last steps are the sounds that ``--num=1 --seed=S`` and
 ``--num=1 --seed=S2`` give. --num does not apply and may not be given with
 --interpolate.
@@ -130,8 +133,10 @@ def generate_spectrograms(generator: Union[str, dict[str, Any]], num: int = 16,
     seed2: The far end's seed (default ``seed + 1``).
 
   Returns:
-    ``(specs [N,256,128,1], labels [N] or None, model)``, numpy arrays, and
-    the loaded generator dict.
+    ``(outputs, labels [N] or None, model)``: what the generator makes
+    (spectrograms [N,256,128,1]; WaveGAN waveforms [N,T]; SpecGAN
+    spectrograms [N,128,128,1]) and the labels as numpy arrays, and the
+    loaded generator dict.
 
   Raises:
     ValueError: a bad count, label or batch size (one-line messages).
@@ -193,27 +198,28 @@ def generate_files(generator: str, num: int, output: str,
     with ``interpolate``; ``spectrograms.png`` is written beside them.
   """
   from audiogan_jax import gans  # pylint: disable=g-import-not-at-top
+  from audiogan_jax import media  # pylint: disable=g-import-not-at-top
   from audiogan_jax import viz  # pylint: disable=g-import-not-at-top
-  from audiogan_jax.audio import invert  # pylint: disable=g-import-not-at-top
   from audiogan_jax.audio import io as audio_io  # pylint: disable=g-import-not-at-top
   from audiogan_jax.train import trainer  # pylint: disable=g-import-not-at-top
 
-  specs, labels, model = generate_spectrograms(
+  outputs, labels, model = generate_spectrograms(
       generator, num, label, seed, batch_size, interpolate, seed2)
   config = model["config"]
-  waves = invert.spectrogram_to_audio(
-      specs, r=float(config.data.spectrogram_clip), method=method, peak=0.9)
+  family = gans.get_family(str(config.model.family))
+  specs, waves = media.to_media(family, config, outputs, method, seed)
   rate = int(config.data.get("sample_rate", 16000))
   if interpolate:
     os.makedirs(output, exist_ok=True)
     viz.write_png(os.path.join(output, "spectrograms.png"),
                   viz.grid(specs, cols=len(specs)))
+    viz.write_png(os.path.join(output, "waveforms.png"),
+                  viz.waveform_grid(waves, cols=len(waves)))
     paths = [os.path.join(output, f"interp_{i:03d}.wav")
              for i in range(len(specs))]
     for path, wave in zip(paths, waves):
       audio_io.write_wav(path, wave, rate)
     return paths
-  family = gans.get_family(str(config.model.family))
   trainer.write_samples(output, specs, waves, labels, model["class_names"],
                         rate, cols=family.num_classes(config) or 0)
   return sorted(os.path.join(output, f) for f in os.listdir(output)

@@ -79,9 +79,14 @@ def main(argv) -> None:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   common.hide_accelerators_from_tensorflow()
   config = _CONFIG.value
-  out = {"model": str(config.model.family),
-         "conditional": bool(config.model.get("conditional", False)),
-         "ch": int(config.model.ch), "networks": network_report(config)}
+  m = config.model
+  width = "ch" if "ch" in m else "d"   # BigGAN-style ch; WaveGAN's d
+  conditional = (str(m.get("conditioning", "none")) != "none"
+                 or bool(m.get("conditional", False)))
+  out = {"model": str(m.family), "conditional": conditional,
+         width: int(m[width]), "networks": network_report(config)}
+  if "conditioning" in m:
+    out["conditioning"] = str(m.conditioning)
   out["total_params"] = sum(n["params"] for n in out["networks"].values())
   if _DATA.value:
     out["data"] = data_report(config)
@@ -89,12 +94,14 @@ def main(argv) -> None:
     print(json.dumps(out))
     return
   print(f"model {out['model']} (conditional={out['conditional']}, "
-        f"ch={out['ch']})")
+        f"{width}={out[width]})")
   print(f"{'network':<10}{'module':<22}{'params':>14}  input -> output")
   for name, n in out["networks"].items():
     ins = ", ".join("x".join(map(str, s)) for s in n["inputs"])
+    outs = n["output"]
+    outs = outs if outs and isinstance(outs[0], list) else [outs]
     print(f"{name:<10}{n['module']:<22}{n['params']:>14,}  {ins} -> "
-          f"{'x'.join(map(str, n['output']))}")
+          f"{', '.join('x'.join(map(str, o)) for o in outs)}")
   print(f"{'total':<32}{out['total_params']:>14,}")
   if "data" in out:
     d = out["data"]

@@ -125,14 +125,15 @@ def _check_fractions(valid_fraction: float, test_fraction: float) -> None:
         f"test_fraction={test_fraction} must be >= 0 and sum to less than 1")
 
 
-def _load_waveforms(paths: Sequence[str], num_threads: int) -> np.ndarray:
+def _load_waveforms(paths: Sequence[str], num_threads: int,
+                    num_samples: int = audio_io.NUM_SAMPLES) -> np.ndarray:
   """Decodes files in parallel (libsndfile and soxr release the GIL)."""
-  out = np.empty((len(paths), audio_io.NUM_SAMPLES), np.float32)
+  out = np.empty((len(paths), num_samples), np.float32)
   if num_threads <= 0:
     num_threads = min(32, 4 * (os.cpu_count() or 1))
 
   def work(i: int) -> None:
-    out[i] = audio_io.load_audio(paths[i])
+    out[i] = audio_io.load_audio(paths[i], num_samples=num_samples)
 
   with concurrent.futures.ThreadPoolExecutor(num_threads) as pool:
     # list() re-raises the first failure (an AudioFileError naming the file).
@@ -143,7 +144,8 @@ def _load_waveforms(paths: Sequence[str], num_threads: int) -> np.ndarray:
 def load_folder(root: str, split: str, *, valid_fraction: float = 0.1,
                 test_fraction: float = 0.1,
                 class_names: Sequence[str] = (),
-                num_threads: int = 0) -> AudioSet:
+                num_threads: int = 0,
+                num_samples: int = audio_io.NUM_SAMPLES) -> AudioSet:
   """Loads ``split`` of the audio folder ``root`` (see the module doc)."""
   if not root:
     raise ValueError("--config.data.path is empty; set it to a directory of "
@@ -225,7 +227,8 @@ def load_folder(root: str, split: str, *, valid_fraction: float = 0.1,
   labels = np.array([index.get(c, -1) if c is not None else -1
                      for _, c in chosen], np.int32)
   start = time.time()
-  waves = _load_waveforms([os.path.join(root, r) for r in rels], num_threads)
+  waves = _load_waveforms([os.path.join(root, r) for r in rels], num_threads,
+                          num_samples)
   logging.info("loaded %d %s files from %s in %.1fs", len(rels), split, root,
                time.time() - start)
   return AudioSet(waveforms=waves, labels=labels, class_names=names,
@@ -240,4 +243,5 @@ def load(data_config: ml_collections.ConfigDict, split: str) -> AudioSet:
       valid_fraction=float(cfg.get("valid_fraction", 0.1)),
       test_fraction=float(cfg.get("test_fraction", 0.1)),
       class_names=parse_class_names(str(cfg.get("class_names", ""))),
-      num_threads=int(cfg.get("num_threads", 0)))
+      num_threads=int(cfg.get("num_threads", 0)),
+      num_samples=int(data_config.get("num_samples", audio_io.NUM_SAMPLES)))

@@ -86,8 +86,8 @@ def select_labelled(labels: np.ndarray, fraction: float, seed: int) -> np.ndarra
 class Split:
   """One split in memory: waveforms, spectrograms and (guidance) labels."""
 
-  waveforms: np.ndarray       # [N, 16384] float32
-  spectrograms: np.ndarray    # [N, 256, 128, 1] float32 (or float16)
+  waveforms: np.ndarray       # [N, data.num_samples] float32
+  spectrograms: Optional[np.ndarray]  # [N, 256, 128, 1]; None: not loaded
   labels: np.ndarray          # [N] int32, -1 where unlabelled
   true_labels: np.ndarray     # [N] int32 before the labelled fraction
   audio: sources.AudioSet
@@ -161,10 +161,12 @@ def _spectrograms(data_config: Config, split: str, audio: sources.AudioSet,
 
 
 def load_split(data_config: Config, split: str,
-               cache_dir: Optional[str] = None) -> Split:
+               cache_dir: Optional[str] = None,
+               spectrograms: bool = True) -> Split:
   """Loads a split, its spectrograms (from the cache when present) and labels."""
   audio = sources.load_source(data_config, split)
-  specs = _spectrograms(data_config, split, audio, cache_dir)
+  specs = (_spectrograms(data_config, split, audio, cache_dir)
+           if spectrograms else None)
   true = np.asarray(audio.labels, np.int32)
   labels = true
   if split == "train":
@@ -394,7 +396,8 @@ def _load_guided_dataset(data_config: Config, cache_dir: Optional[str],
 
 
 def load_dataset(config: Config, cache_dir: Optional[str] = None,
-                 with_test: bool = True) -> Dataset:
+                 with_test: bool = True,
+                 spectrograms: bool = True) -> Dataset:
   """Loads the train (and test) split named by ``config.data``.
 
   With ``config.data.guidance.source`` set, the labels come from that second
@@ -409,6 +412,9 @@ def load_dataset(config: Config, cache_dir: Optional[str] = None,
     config: The run config; only ``config.data`` is read.
     cache_dir: Where spectrograms are cached; None computes them every time.
     with_test: Whether to load the test split(s).
+    spectrograms: Whether to compute (or read from the cache) the 256x128
+      spectrograms; models that read only waveforms skip them
+      (``Split.spectrograms`` is then None).
 
   Returns:
     The Dataset.
@@ -416,8 +422,9 @@ def load_dataset(config: Config, cache_dir: Optional[str] = None,
   guide = config.data.get("guidance", None)
   if guide is not None and str(guide.get("source", "")):
     return _load_guided_dataset(config.data, cache_dir, with_test)
-  train = load_split(config.data, "train", cache_dir)
-  test = load_split(config.data, "test", cache_dir) if with_test else None
+  train = load_split(config.data, "train", cache_dir, spectrograms)
+  test = (load_split(config.data, "test", cache_dir, spectrograms)
+          if with_test else None)
   return Dataset(train=train, test=test, num_classes=train.audio.num_classes,
                  class_names=tuple(train.audio.class_names), main_test=test)
 

@@ -107,6 +107,7 @@ def default_data_config() -> ml_collections.ConfigDict:
   c.seed = 0
   c.labelled_fraction = 1.0
   c.spectrogram_clip = 10.0  # r: log-magnitude floor below the clip maximum
+  c.num_samples = 16384     # clip length; 65536 for long-clip WaveGAN
   c.cache_dir = ""
 
   c.synthetic = ml_collections.ConfigDict()

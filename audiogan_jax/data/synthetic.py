@@ -389,6 +389,30 @@ def generate(num_examples: int, seed: int, num_classes: int = 10,
                   extra_class_names={"gender": GENDER_NAMES})
 
 
+def generate_long(num_examples: int, num_samples: int, seed: int,
+                  num_classes: int = 10, stream: int = 0) -> AudioSet:
+  """Clips of ``num_samples`` (a multiple of 16384): syllables of one class
+  one after another, e.g. four per 65536-sample clip.
+
+  Example j (class j mod n) joins the clips of :func:`generate` at positions
+  ``j mod n + n (m (j // n) + r)``, r = 0 .. m-1, which all have its class.
+  The gender-like label is dropped (the joined syllables mix both voices).
+  """
+  if num_samples % NUM_SAMPLES or num_samples < NUM_SAMPLES:
+    raise ValueError(f"--config.data.num_samples={num_samples}: synthetic "
+                     f"clips are a multiple of {NUM_SAMPLES} samples long")
+  m = num_samples // NUM_SAMPLES
+  short = generate(num_examples * m + num_classes * m, seed, num_classes,
+                   stream)
+  j = np.arange(num_examples)
+  idx = (j % num_classes)[:, None] + num_classes * (
+      m * (j // num_classes)[:, None] + np.arange(m)[None, :])
+  waves = short.waveforms[idx].reshape(num_examples, num_samples)
+  return AudioSet(waveforms=np.ascontiguousarray(waves),
+                  labels=(j % num_classes).astype(np.int32),
+                  class_names=short.class_names)
+
+
 def load(data_config: ml_collections.ConfigDict, split: str) -> AudioSet:
   """The ``split`` of the synthetic dataset described by ``data_config``."""
   if split not in SPLIT_STREAMS:
@@ -402,6 +426,11 @@ def load(data_config: ml_collections.ConfigDict, split: str) -> AudioSet:
   if num <= 0:
     raise ValueError(f"--config.data.synthetic.num_{split}={num} must be "
                      "positive to use this split")
-  return generate(num, int(data_config.get("seed", 0)),
-                  int(cfg.get("num_classes", 10)),
-                  stream=SPLIT_STREAMS[split])
+  length = int(data_config.get("num_samples", NUM_SAMPLES))
+  if length == NUM_SAMPLES:
+    return generate(num, int(data_config.get("seed", 0)),
+                    int(cfg.get("num_classes", 10)),
+                    stream=SPLIT_STREAMS[split])
+  return generate_long(num, length, int(data_config.get("seed", 0)),
+                       int(cfg.get("num_classes", 10)),
+                       stream=SPLIT_STREAMS[split])

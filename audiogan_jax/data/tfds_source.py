@@ -136,12 +136,14 @@ def prepare_sc09(data_dir: str, download: bool) -> str:
 
 
 def load_sc09(data_dir: str, split: str, download: bool,
-              num_threads: int = 0) -> AudioSet:
+              num_threads: int = 0,
+              num_samples: int = NUM_SAMPLES) -> AudioSet:
   """``split`` of SC09 (digits of Speech Commands v0.02) under ``data_dir``."""
   root = prepare_sc09(data_dir, download)
   return folder.load_folder(root, split, valid_fraction=0.1,
                             test_fraction=0.1, class_names=SC09_CLASSES,
-                            num_threads=num_threads)
+                            num_threads=num_threads,
+                            num_samples=num_samples)
 
 
 def nsynth_filter_fn(family_names: Sequence[str], source_names: Sequence[str],
@@ -163,17 +165,18 @@ def nsynth_filter_fn(family_names: Sequence[str], source_names: Sequence[str],
 
 
 def nsynth_convert_fn(family_names: Sequence[str],
-                      families: Sequence[str] = NSYNTH_FAMILIES
+                      families: Sequence[str] = NSYNTH_FAMILIES,
+                      num_samples: int = NUM_SAMPLES
                       ) -> Callable[[Any], Any]:
-  """tf.data map: NSynth example -> {audio [16384], label, pitch}."""
+  """tf.data map: NSynth example -> {audio [num_samples], label, pitch}."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   family_ids = tf.constant([list(family_names).index(f) for f in families],
                            tf.int64)
 
   def convert(example):
-    audio = tf.cast(example["audio"], tf.float32)[:NUM_SAMPLES]
-    audio = tf.pad(audio, [[0, NUM_SAMPLES - tf.shape(audio)[0]]])
-    audio.set_shape([NUM_SAMPLES])
+    audio = tf.cast(example["audio"], tf.float32)[:num_samples]
+    audio = tf.pad(audio, [[0, num_samples - tf.shape(audio)[0]]])
+    audio.set_shape([num_samples])
     family = tf.cast(example["instrument"]["family"], tf.int64)
     label = tf.argmax(tf.cast(tf.equal(family_ids, family), tf.int32),
                       output_type=tf.int32)
@@ -196,7 +199,8 @@ def collect(batches: Iterable[dict]) -> tuple[np.ndarray, np.ndarray,
   return np.concatenate(audio), np.concatenate(label), np.concatenate(pitch)
 
 
-def load_nsynth(data_dir: str, split: str, download: bool) -> AudioSet:
+def load_nsynth(data_dir: str, split: str, download: bool,
+                num_samples: int = NUM_SAMPLES) -> AudioSet:
   """``split`` of NSynth's acoustic guitar / string / mallet first seconds."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
@@ -216,7 +220,7 @@ def load_nsynth(data_dir: str, split: str, download: bool) -> AudioSet:
   source_names = features["source"].names
   ds = builder.as_dataset(split=_NSYNTH_SPLITS[split], shuffle_files=False)
   ds = ds.filter(nsynth_filter_fn(family_names, source_names))
-  ds = ds.map(nsynth_convert_fn(family_names),
+  ds = ds.map(nsynth_convert_fn(family_names, num_samples=num_samples),
               num_parallel_calls=tf.data.AUTOTUNE)
   start = time.time()
   audio, label, pitch = collect(tfds.as_numpy(ds.batch(256)))
@@ -239,8 +243,10 @@ def load(data_config: ml_collections.ConfigDict, split: str) -> AudioSet:
   if name == "sc09":
     num_threads = int((data_config.get("folder", None) or {}).get(
         "num_threads", 0))
-    return load_sc09(data_dir, split, download, num_threads)
+    return load_sc09(data_dir, split, download, num_threads,
+                     int(data_config.get("num_samples", NUM_SAMPLES)))
   if name == "nsynth":
-    return load_nsynth(data_dir, split, download)
+    return load_nsynth(data_dir, split, download,
+                       int(data_config.get("num_samples", NUM_SAMPLES)))
   raise ValueError(f"unknown --config.data.tfds.name={name!r}; use one of "
                    f"{', '.join(NAMES)}")

@@ -7,8 +7,12 @@ import types
 from audiogan_jax.gans import biggan
 from audiogan_jax.gans import gaae
 from audiogan_jax.gans import ggan
+from audiogan_jax.gans import wavegan
 
-FAMILIES: dict[str, types.ModuleType] = {"biggan": biggan, "gaae": gaae, "ggan": ggan}
+# WaveGAN and SpecGAN share one module; it reads model.family.
+FAMILIES: dict[str, types.ModuleType] = {
+    "biggan": biggan, "gaae": gaae, "ggan": ggan, "wavegan": wavegan,
+    "specgan": wavegan}
 
 
 def get_family(name: str) -> types.ModuleType:

@@ -74,12 +74,9 @@ def init_state(config: Config, key: jax.Array) -> GANState:
                                                 reverse=True))}  # g=0, d=1
   params = {n: v["params"] for n, v in variables.items()}
   stats = {n: v["batch_stats"] for n, v in variables.items()}
-  txs = optimizers(config)
   # Each optimizer group owns a dict of networks (one network each here).
-  opt = {n: txs[n].init({n: params[n]}) for n in ("g", "d")}
-  return GANState(step=jnp.zeros((), jnp.int32), params=params, stats=stats,
-                  opt_state=opt, ema_params={"g": params["g"]},
-                  ema_stats={"g": stats["g"]})
+  return common.new_state(params, stats, optimizers(config),
+                          {"g": ("g",), "d": ("d",)}, ("g",))
 
 
 def sample_latents(config: Config, key: jax.Array, batch: int):

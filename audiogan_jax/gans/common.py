@@ -9,6 +9,8 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from audiogan_jax.train import state as state_lib
+
 Config = ml_collections.ConfigDict
 
 
@@ -55,6 +57,18 @@ def init_networks(modules: Mapping[str, Any],
     params[name] = v["params"]
     stats[name] = v.get("batch_stats", {})
   return params, stats
+
+
+def new_state(params, stats, txs: Mapping[str, optax.GradientTransformation],
+              groups: Mapping[str, tuple[str, ...]], ema: tuple[str, ...]):
+  """A fresh GANState: optimizer group g owns the networks ``groups[g]``;
+  the networks in ``ema`` get EMA copies."""
+  opt = {g: txs[g].init({n: params[n] for n in names})
+         for g, names in groups.items()}
+  return state_lib.GANState(
+      step=jnp.zeros((), jnp.int32), params=params, stats=stats,
+      opt_state=opt, ema_params={n: params[n] for n in ema},
+      ema_stats={n: stats[n] for n in ema})
 
 
 def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:

@@ -16,6 +16,7 @@ import numpy as np
 
 from audiogan_jax import export as export_lib
 from audiogan_jax import gans
+from audiogan_jax import media
 from audiogan_jax.gans import common as gan_common
 from audiogan_jax import viz
 from audiogan_jax.audio import io as audio_io
@@ -27,9 +28,12 @@ from audiogan_jax.train import writer as writer_lib
 Config = ml_collections.ConfigDict
 
 
-def resolve_config(config: Config, dataset: pipeline.Dataset) -> Config:
-  """Fills values that come from the data (the number of classes)."""
+def resolve_config(config: Config, dataset: pipeline.Dataset,
+                   family=None) -> Config:
+  """Fills values that come from the data (classes, the family's own)."""
   config = ml_collections.ConfigDict(config.to_dict())
+  if family is not None and hasattr(family, "resolve"):
+    config = family.resolve(config, dataset)
   n = int(config.model.get("num_classes", -1))
   if n <= 0:
     config.model.num_classes = dataset.num_classes
@@ -58,6 +62,7 @@ def make_train_step(family, config: Config, mesh):
                json.dumps(config.get("loss", {}) and config.loss.to_dict(),
                           sort_keys=True),
                tuple(str(config.train.get(k)) for k in step_keys),
+               str(config.data.get("num_samples", 16384)),
                tuple(d.id for d in mesh.devices.flat))
   if cache_key in _STEP_CACHE:
     return _STEP_CACHE[cache_key]
@@ -121,22 +126,20 @@ def held_out_accuracy(predict, params, stats, split: pipeline.Split,
 def write_samples(directory: str, specs: np.ndarray, waves: np.ndarray,
                   labels: Optional[np.ndarray], class_names, sample_rate: int,
                   cols: int = 0) -> None:
-  """Writes a PNG grid of spectrograms and one WAV per sample."""
+  """Writes PNG grids of spectrograms and waveforms, one WAV per sample."""
   os.makedirs(directory, exist_ok=True)
   viz.write_png(os.path.join(directory, "spectrograms.png"),
                 viz.grid(specs, cols=cols))
+  viz.write_png(os.path.join(directory, "waveforms.png"),
+                viz.waveform_grid(waves, cols=cols))
   for i, w in enumerate(waves):
-    tag = ""
-    if labels is not None:
-      k = int(labels[i])
-      tag = "_" + (class_names[k] if k < len(class_names) else str(k))
+    tag = media.class_tag(labels, i, class_names)
     audio_io.write_wav(os.path.join(directory, f"sample_{i:03d}{tag}.wav"), w,
                        sample_rate)
 
 
 def train_and_evaluate(config: Config, workdir: str) -> Any:
   """Trains the model the config names in ``workdir``; resumes if possible."""
-  from audiogan_jax.audio import invert  # pylint: disable=g-import-not-at-top
   workdir = os.path.abspath(workdir)
   os.makedirs(workdir, exist_ok=True)
   family = gans.get_family(str(config.model.family))
@@ -148,10 +151,17 @@ def train_and_evaluate(config: Config, workdir: str) -> Any:
 
   cache_dir = config.data.get("cache_dir", "") or os.path.join(workdir, "cache")
   eval_every = int(tc.get("eval_every", 0)) if family.ENCODER else 0
+  fields = media.input_fields(family, config)
+  if ("spectrogram" in fields
+      and int(config.data.get("num_samples", 16384)) != 16384):
+    raise ValueError(f"--config.data.num_samples={config.data.num_samples}: "
+                     f"{config.model.family} models 256x128 spectrograms of "
+                     "16384-sample clips; use 16384")
   dataset = pipeline.load_dataset(config, cache_dir=cache_dir,
-                                  with_test=eval_every > 0)
+                                  with_test=eval_every > 0,
+                                  spectrograms="spectrogram" in fields)
   logging.info("data: %s", dataset.summary())
-  config = resolve_config(config, dataset)
+  config = resolve_config(config, dataset, family)
   if jax.process_index() == 0:
     with open(os.path.join(workdir, "config.json"), "w") as f:
       f.write(config.to_json(indent=2))
@@ -177,7 +187,6 @@ def train_and_evaluate(config: Config, workdir: str) -> Any:
   gen_fn = jax.jit(functools.partial(family.generate, config))
   z_fixed, y_fixed = sample_inputs(family, config, int(tc.num_samples),
                                    int(tc.seed) + 2)
-  clip = float(config.data.spectrogram_clip)
   sr = int(config.data.get("sample_rate", 16000))
 
   def samples(step: int) -> None:
@@ -185,8 +194,7 @@ def train_and_evaluate(config: Config, workdir: str) -> Any:
                               z_fixed, y_fixed))
     if jax.process_index() != 0:
       return
-    waves = invert.spectrogram_to_audio(specs, r=clip, method="pghi",
-                                          peak=0.9)
+    specs, waves = media.to_media(family, config, specs)
     labels = None if y_fixed is None else np.asarray(y_fixed)
     write_samples(os.path.join(workdir, "samples", f"step_{step:07d}"), specs,
                   waves, labels, dataset.class_names, sr,
@@ -224,7 +232,7 @@ def train_and_evaluate(config: Config, workdir: str) -> Any:
     it = pipeline.make_iterator(dataset, streams,
                                 global_batch=int(tc.batch_size),
                                 steps_per_iteration=k, seed=int(tc.seed),
-                                start_iteration=start)
+                                start_iteration=start, fields=fields)
     progress = writer_lib.Progress(num_steps, start)
     t_compile = time.perf_counter()
     metrics = None
