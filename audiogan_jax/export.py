@@ -63,21 +63,31 @@ def _write(path: str, kind: str, config: ml_collections.ConfigDict,
   os.replace(tmp, path)
 
 
-def _read(path: str, kind: str) -> dict[str, Any]:
-  """Reads one exported file of ``kind``; ExportFormatError otherwise."""
-  what = _WHAT[kind]
+def read_msgpack(path: str, what: str, error: type[Exception],
+                 hint: str = "") -> Any:
+  """The msgpack payload of ``path``, or ``error`` with a one-line message.
+
+  ``what`` names the kind of file in messages and ``hint`` (e.g. "; export
+  one with ...") follows the not-msgpack message. Never executes code from
+  the file.
+  """
   try:
     with open(path, "rb") as f:
       data = f.read()
   except OSError as e:
-    raise ExportFormatError(f"cannot read {what} file {path!r}: "
-                            f"{e.strerror}") from None
+    raise error(f"cannot read {what} file {path!r}: {e.strerror}") from None
   try:
-    payload = flax.serialization.msgpack_restore(data)
+    return flax.serialization.msgpack_restore(data)
   except Exception:  # msgpack raises several unrelated types on bad bytes
-    raise ExportFormatError(
-        f"{path!r} is not an audiogan_jax {what} file (not msgpack or "
-        f"truncated); export one with audiogan-export --what={what}") from None
+    raise error(f"{path!r} is not an audiogan_jax {what} file (not msgpack "
+                f"or truncated){hint}") from None
+
+
+def _read(path: str, kind: str) -> dict[str, Any]:
+  """Reads one exported file of ``kind``; ExportFormatError otherwise."""
+  what = _WHAT[kind]
+  payload = read_msgpack(path, what, ExportFormatError,
+                         f"; export one with audiogan-export --what={what}")
   found = payload.get("format") if isinstance(payload, dict) else None
   if found != kind:
     if found in _WHAT:

@@ -505,18 +505,8 @@ def load_classifier(path: str) -> LoadedClassifier:
     ClassifierFormatError (a ValueError): unreadable, not a classifier file,
       or written by a newer audiogan_jax.
   """
-  try:
-    with open(path, "rb") as f:
-      data = f.read()
-  except OSError as e:
-    raise ClassifierFormatError(f"cannot read classifier file {path!r}: "
-                                f"{e.strerror}") from None
-  try:
-    payload = flax.serialization.msgpack_restore(data)
-  except Exception:  # msgpack raises several unrelated types on bad bytes
-    raise ClassifierFormatError(
-        f"{path!r} is not an audiogan_jax classifier file (not msgpack or "
-        "truncated)") from None
+  from audiogan_jax import export  # pylint: disable=g-import-not-at-top
+  payload = export.read_msgpack(path, "classifier", ClassifierFormatError)
   found = payload.get("format") if isinstance(payload, dict) else None
   if found != FORMAT:
     what = f": it is a {found!r} file" if isinstance(found, str) else ""
