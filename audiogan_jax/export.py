@@ -55,6 +55,11 @@ def _write(path: str, kind: str, config: ml_collections.ConfigDict,
       "class_names": [str(c) for c in class_names], "step": int(step),
       "params": jax.device_get(params), "batch_stats": jax.device_get(stats),
   }
+  write_msgpack(path, payload)
+
+
+def write_msgpack(path: str, payload: Any) -> None:
+  """Writes ``payload`` as msgpack atomically (temporary file, then rename)."""
   data = flax.serialization.msgpack_serialize(payload)
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   tmp = f"{path}.tmp{os.getpid()}"

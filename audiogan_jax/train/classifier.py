@@ -45,12 +45,10 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import time
 from typing import Any, Mapping, NamedTuple, Optional
 
 from absl import logging
-import flax.serialization
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -482,12 +480,8 @@ def save_classifier(path: str, params: PyTree, num_classes: int,
                          default=_json_default),
       "params": jax.tree.map(np.asarray, jax.device_get(params)),
   }
-  data = flax.serialization.msgpack_serialize(payload)
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  tmp = f"{path}.tmp{os.getpid()}"
-  with open(tmp, "wb") as f:
-    f.write(data)
-  os.replace(tmp, path)
+  from audiogan_jax import export  # pylint: disable=g-import-not-at-top
+  export.write_msgpack(path, payload)
 
 
 def load_classifier(path: str) -> LoadedClassifier:
