@@ -14,7 +14,7 @@ setup(
     install_requires=[
         "jax>=0.10", "jaxlib>=0.10", "flax>=0.12", "optax>=0.2.8",
         "orbax-checkpoint>=0.12", "chex>=0.1.90", "ml_collections>=1.0",
-        "numpy>=2.0", "scipy>=1.10", "tensorflow-cpu>=2.20", "tensorboard>=2.20", "tensorflow-datasets>=4.9.8",
+        "numpy>=2.0", "scipy>=1.10", "scikit-learn>=1.3", "tensorflow-cpu>=2.20", "tensorboard>=2.20", "tensorflow-datasets>=4.9.8",
         "importlib_resources", "librosa>=0.11", "numba>=0.60",
         "soundfile>=0.13", "absl-py>=2.0",
     ],
@@ -25,5 +25,6 @@ setup(
         "audiogan-export=audiogan_jax.cli.export:run",
         "audiogan-generate=audiogan_jax.cli.generate:run",
         "audiogan-encode=audiogan_jax.cli.encode:run",
+        "audiogan-eval=audiogan_jax.cli.eval:run",
     ]},
 )

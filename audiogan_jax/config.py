@@ -25,6 +25,12 @@ def train_config(**overrides) -> ml_collections.ConfigDict:
   return c
 
 
+def eval_config() -> ml_collections.ConfigDict:
+  """The ``eval`` section (see ``audiogan_jax.eval.evaluate.eval_config``)."""
+  from audiogan_jax.eval import evaluate  # pylint: disable=g-import-not-at-top
+  return evaluate.eval_config()
+
+
 def biggan_config(conditional: bool) -> ml_collections.ConfigDict:
   """Paper-size BigGAN spectrogram GAN (GGAN/GAAE Appendix A)."""
   c = ml_collections.ConfigDict()
@@ -37,6 +43,7 @@ def biggan_config(conditional: bool) -> ml_collections.ConfigDict:
   c.train = train_config()
   c.optim = ml_collections.ConfigDict(dict(
       g_lr=5e-5, d_lr=2e-4, b1=0.0, b2=0.999, eps=1e-6, grad_clip=0.0))
+  c.eval = eval_config()
   return c
 
 
@@ -90,6 +97,7 @@ def wavegan_config(family: str = "wavegan", conditioning: str = "none",
       g_lr=1e-4, d_lr=1e-4, b1=0.5, b2=0.9, eps=1e-8, grad_clip=0.0))
   c.loss = ml_collections.ConfigDict(dict(gp_weight=10.0,
                                           label_smoothing=0.0))
+  c.eval = eval_config()
   return c
 
 

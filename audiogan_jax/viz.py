@@ -43,8 +43,8 @@ def grid(specs: np.ndarray, cols: int = 0, pad: int = 2) -> np.ndarray:
   return out
 
 
-def write_png(path: str, rgb: np.ndarray) -> None:
-  """Writes an [H, W, 3] uint8 image as PNG."""
+def png_bytes(rgb: np.ndarray) -> bytes:
+  """Encodes an [H, W, 3] uint8 image as the bytes of a PNG file."""
   rgb = np.ascontiguousarray(rgb, np.uint8)
   h, w, _ = rgb.shape
   raw = b"".join(b"\x00" + rgb[y].tobytes() for y in range(h))
@@ -53,9 +53,14 @@ def write_png(path: str, rgb: np.ndarray) -> None:
     return (struct.pack(">I", len(data)) + tag + data
             + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF))
 
-  png = (b"\x89PNG\r\n\x1a\n"
-         + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-         + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
+  return (b"\x89PNG\r\n\x1a\n"
+          + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+          + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
+
+
+def write_png(path: str, rgb: np.ndarray) -> None:
+  """Writes an [H, W, 3] uint8 image as PNG."""
+  png = png_bytes(rgb)
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   with open(path, "wb") as f:
     f.write(png)

@@ -117,12 +117,17 @@ class SimpleClassifier(nn.Module):
   """The Simple Classifier of GAAE Table XXIV.
 
   256x128x1 -> [3x3 conv 32 -> ReLU -> 2x2 max pool] -> [64] -> [128] -> [256]
-  -> dense num_classes. ``features`` returns the flattened penultimate
-  activations (the FID features of the evaluation).
+  -> dense num_classes. With ``hidden`` > 0 a dense layer of that many ReLU
+  units sits before the class layer (the evaluation classifier: its
+  activations are the FID features; the table's network has none, and its
+  penultimate activations are the flattened 16x8x256 = 32,768 values, whose
+  covariance would have 10^9 entries). ``return_features`` also returns the
+  penultimate activations.
   """
 
   num_classes: int
   widths: Sequence[int] = (32, 64, 128, 256)
+  hidden: int = 0
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = True,
@@ -132,5 +137,7 @@ class SimpleClassifier(nn.Module):
       h = nn.Conv(w, (3, 3), padding="SAME", name=f"conv{i}")(h)
       h = nn.max_pool(nn.relu(h), (2, 2), strides=(2, 2))
     feats = h.reshape(h.shape[0], -1)
+    if self.hidden:
+      feats = nn.relu(nn.Dense(self.hidden, name="hidden")(feats))
     logits = nn.Dense(self.num_classes, name="logits")(feats)
     return (logits, feats) if return_features else logits

@@ -101,6 +101,7 @@ def default_classifier_config() -> Config:
   c.seed = 0
   c.eval_batch_size = 256
   c.widths = (32, 64, 128, 256)   # GAAE Table XXIV
+  c.hidden = 0                    # >0: a dense ReLU layer before the logits
   c.augment = True
   c.noise_std = 0.05              # on the [-1, 1] spectrogram scale
   c.max_time_shift = 8            # frames of 8 ms (circular roll)
@@ -202,11 +203,13 @@ def _train_step_fn(num_classes: int, config: Config):
   several trainings in one process (tests, sweeps) compile it once per shape.
   """
   widths = tuple(int(w) for w in config.widths)
-  cache_key = (num_classes, widths,
+  hidden = int(config.get("hidden", 0))
+  cache_key = (num_classes, widths, hidden,
                tuple(str(config.get(k)) for k in _STEP_KEYS))
   if cache_key in _STEP_CACHE:
     return _STEP_CACHE[cache_key]
-  model = biggan.SimpleClassifier(num_classes=num_classes, widths=widths)
+  model = biggan.SimpleClassifier(num_classes=num_classes, widths=widths,
+                                  hidden=hidden)
   tx = _optimizer(config)
   augment = bool(config.augment)
   aug_config = ml_collections.ConfigDict(config.to_dict())
@@ -305,7 +308,8 @@ def train_classifier(spectrograms: np.ndarray, labels: np.ndarray,
   seed = int(config.seed)
   init_key, aug_key = jax.random.split(jax.random.key(seed))
   widths = tuple(int(w) for w in config.widths)
-  model = biggan.SimpleClassifier(num_classes=num_classes, widths=widths)
+  model = biggan.SimpleClassifier(num_classes=num_classes, widths=widths,
+                                  hidden=int(config.get("hidden", 0)))
   params = model.init(init_key, jnp.zeros((1, *spectrograms.shape[1:]),
                                           jnp.float32))["params"]
   opt_state = _optimizer(config).init(params)
@@ -362,6 +366,23 @@ def train_classifier(spectrograms: np.ndarray, labels: np.ndarray,
   return params, history
 
 
+def hidden_of(params: Mapping[str, Any]) -> int:
+  """The hidden dense layer's width of SimpleClassifier params (0: none)."""
+  if "hidden" not in params:
+    return 0
+  return int(np.shape(params["hidden"]["kernel"])[-1])
+
+
+def feature_size(params: Mapping[str, Any], input_shape=(256, 128)) -> int:
+  """The size of the penultimate features for inputs [F, T] (FID's D)."""
+  hidden = hidden_of(params)
+  if hidden:
+    return hidden
+  widths = widths_of(params)
+  return ((input_shape[0] >> len(widths)) * (input_shape[1] >> len(widths))
+          * widths[-1])
+
+
 def widths_of(params: Mapping[str, Any]) -> tuple[int, ...]:
   """The conv widths of SimpleClassifier params, e.g. (32, 64, 128, 256)."""
   widths, i = [], 0
@@ -374,10 +395,20 @@ def widths_of(params: Mapping[str, Any]) -> tuple[int, ...]:
   return tuple(widths)
 
 
+def module_for(params: Mapping[str, Any],
+               num_classes: int) -> biggan.SimpleClassifier:
+  """The SimpleClassifier module whose params these are."""
+  return biggan.SimpleClassifier(num_classes=int(num_classes),
+                                 widths=widths_of(params),
+                                 hidden=hidden_of(params))
+
+
 @functools.lru_cache(maxsize=None)
-def _apply_fn(num_classes: int, widths: tuple[int, ...], features: bool):
+def _apply_fn(num_classes: int, widths: tuple[int, ...], hidden: int,
+              features: bool):
   """Jitted inference ``(params, x) -> logits`` or ``(logits, feats)``."""
-  model = biggan.SimpleClassifier(num_classes=num_classes, widths=widths)
+  model = biggan.SimpleClassifier(num_classes=num_classes, widths=widths,
+                                  hidden=hidden)
   return jax.jit(lambda p, x: model.apply({"params": p}, x, train=False,
                                           return_features=features))
 
@@ -410,7 +441,8 @@ def predict(params: PyTree, x: np.ndarray, num_classes: int,
   if found != num_classes:
     raise ValueError(f"the classifier params have {found} classes, not "
                      f"{num_classes}")
-  fn = _apply_fn(int(num_classes), widths, bool(return_features))
+  fn = _apply_fn(int(num_classes), widths, hidden_of(params),
+                 bool(return_features))
   logits, feats = [], []
   for i in range(0, len(x), batch_size):
     part = np.asarray(x[i:i + batch_size], np.float32)
@@ -427,9 +459,8 @@ def predict(params: PyTree, x: np.ndarray, num_classes: int,
   if not logits:
     logits_np = np.zeros((0, num_classes), np.float32)
     if return_features:
-      # The feature size of an empty input: the pooled map times the width.
-      size = (x.shape[1] >> len(widths)) * (x.shape[2] >> len(widths))
-      return logits_np, np.zeros((0, size * widths[-1]), np.float32)
+      size = feature_size(params, x.shape[1:3])
+      return logits_np, np.zeros((0, size), np.float32)
     return logits_np
   if return_features:
     return np.concatenate(logits), np.concatenate(feats)

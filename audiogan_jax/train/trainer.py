@@ -21,11 +21,15 @@ from audiogan_jax.gans import common as gan_common
 from audiogan_jax import viz
 from audiogan_jax.audio import io as audio_io
 from audiogan_jax.data import pipeline
+from audiogan_jax.eval import evaluate as evaluate_lib
+from audiogan_jax.eval import workdir as eval_workdir
 from audiogan_jax.train import checkpoint as ckpt_lib
 from audiogan_jax.train import sharding
 from audiogan_jax.train import writer as writer_lib
 
 Config = ml_collections.ConfigDict
+
+BEST_GENERATOR_FILE = "generator_best.msgpack"
 
 
 def resolve_config(config: Config, dataset: pipeline.Dataset,
@@ -218,6 +222,54 @@ def train_and_evaluate(config: Config, workdir: str) -> Any:
       with open(os.path.join(workdir, "eval.json"), "w") as f:
         json.dump({"held_out_accuracy": eval_log}, f, indent=2)
 
+  # IS/FID every eval.score_every iterations; the best FID's generator kept.
+  eval_settings = eval_workdir.eval_settings(config)
+  score_every = int(eval_settings.score_every)
+  scorer: dict[str, Any] = {}
+  best_path = os.path.join(workdir, eval_workdir.EVAL_DIR, "best.json")
+
+  def score(step: int) -> None:
+    if jax.process_index() != 0:
+      return
+    if not scorer:
+      path = eval_workdir.ensure_classifier(config, workdir)
+      scorer["classifier"] = evaluate_lib.load_eval_classifier(path)
+      scorer["real"] = evaluate_lib.real_statistics(
+          scorer["classifier"], config.data, cache_dir)
+      scorer["best"] = float("inf")
+      if os.path.exists(best_path):
+        with open(best_path) as f:
+          scorer["best"] = float(json.load(f)["fid_train"])
+    model = export_lib.model_from_state("generator", family, config, state,
+                                        dataset.class_names, step)
+    result = evaluate_lib.score_generator(
+        model, scorer["classifier"], int(eval_settings.num_samples),
+        int(eval_settings.batch_size), int(eval_settings.seed),
+        bool(eval_settings.through_audio), cache_dir, scorer["real"])
+    values = {"eval/is": result["model"]["is_mean"],
+              "eval/fid_train": result["model"]["fid_train"],
+              "eval/fid_test": result["model"]["fid_test"]}
+    if result["conditional"]:
+      values["eval/conditional_accuracy"] = result["conditional"]["accuracy"]
+    writer.scalars(step, values)
+    logging.info("step %d: IS %.3f ± %.3f, FID %.2f (train) %.2f (test), "
+                 "%.1f samples/s", step, result["model"]["is_mean"],
+                 result["model"]["is_std"], values["eval/fid_train"],
+                 values["eval/fid_test"], result["samples_per_sec"])
+    with open(os.path.join(workdir, eval_workdir.EVAL_DIR, "scores.jsonl"),
+              "a") as f:
+      f.write(json.dumps({"step": step, **values}) + "\n")
+    if values["eval/fid_train"] < scorer["best"]:
+      scorer["best"] = values["eval/fid_train"]
+      export_lib.save_model(os.path.join(workdir, BEST_GENERATOR_FILE),
+                            "generator", model)
+      with open(best_path, "w") as f:
+        json.dump({"step": step, "fid_train": values["eval/fid_train"],
+                   "is": values["eval/is"],
+                   "generator": BEST_GENERATOR_FILE}, f, indent=2)
+      logging.info("step %d: best FID so far; wrote %s", step,
+                   BEST_GENERATOR_FILE)
+
   def save(step: int, force: bool = False) -> None:
     ckpt.save(step, state, {"step": step, "data_position": step,
                             "model": str(config.model.family)}, force=force)
@@ -260,6 +312,8 @@ def train_and_evaluate(config: Config, workdir: str) -> Any:
         samples(done)
       if eval_every and (done % eval_every == 0 or done == num_steps):
         evaluate(done)
+      if score_every and (done % score_every == 0 or done == num_steps):
+        score(done)
       if done % int(tc.checkpoint_every) == 0 or done == num_steps:
         save(done)
     progress.close()
@@ -283,4 +337,10 @@ def train_and_evaluate(config: Config, workdir: str) -> Any:
                               {n: state.stats[n] for n in family.ENCODER},
                               dataset.class_names, final)
       logging.info("exported the encoder and classifier to %s", path)
+  if eval_settings.report_at_end and jax.process_index() == 0:
+    if not tc.get("export_at_end", True):
+      raise ValueError("--config.eval.report_at_end needs "
+                       "--config.train.export_at_end=True")
+    path = eval_workdir.build_report(workdir)
+    logging.info("wrote the listening report %s", path)
   return state

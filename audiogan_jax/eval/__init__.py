@@ -1,0 +1,1 @@
+"""Evaluation: IS/FID, GAN-train, representations and the listening report."""
