@@ -18,7 +18,7 @@ setup(
         "importlib_resources", "librosa>=0.11", "numba>=0.60",
         "soundfile>=0.13", "absl-py>=2.0",
     ],
-    extras_require={"test": ["pytest>=8"]},
+    extras_require={"test": ["pytest>=8", "pytest-xdist>=3.5"]},
     entry_points={"console_scripts": [
         "audiogan-train=audiogan_jax.cli.train:run",
         "audiogan-info=audiogan_jax.cli.info:run",

@@ -31,7 +31,7 @@ def _data_config():
   c.data.synthetic.num_train = 400
   c.data.synthetic.num_test = 200
   c.eval.classifier.update(dict(widths=(4, 8, 16, 16), hidden=32,
-                                batch_size=16, num_steps=150, lr=1e-3))
+                                batch_size=16, num_steps=100, lr=1e-3))
   return c
 
 

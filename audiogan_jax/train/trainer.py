@@ -256,9 +256,12 @@ def train_and_evaluate(config: Config, workdir: str) -> Any:
                  "%.1f samples/s", step, result["model"]["is_mean"],
                  result["model"]["is_std"], values["eval/fid_train"],
                  values["eval/fid_test"], result["samples_per_sec"])
-    with open(os.path.join(workdir, eval_workdir.EVAL_DIR, "scores.jsonl"),
-              "a") as f:
+    ev_dir = os.path.join(workdir, eval_workdir.EVAL_DIR)
+    with open(os.path.join(ev_dir, "scores.jsonl"), "a") as f:
       f.write(json.dumps({"step": step, **values}) + "\n")
+    # The newest full result: the report at the end reuses it.
+    with open(os.path.join(ev_dir, eval_workdir.SCORE_FILE), "w") as f:
+      json.dump(result, f, indent=2)
     if values["eval/fid_train"] < scorer["best"]:
       scorer["best"] = values["eval/fid_train"]
       export_lib.save_model(os.path.join(workdir, BEST_GENERATOR_FILE),
