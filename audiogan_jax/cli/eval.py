@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
 from absl import flags
 from ml_collections import config_flags
@@ -199,8 +198,9 @@ def _report() -> None:
   from audiogan_jax.eval import workdir as wd  # pylint: disable=g-import-not-at-top
   path = wd.build_report(FLAGS.workdir, FLAGS.output, FLAGS.classifier,
                          FLAGS.num_samples,
-                         True if FLAGS["through_audio"].present and
-                         FLAGS.through_audio else None, seed=FLAGS.seed)
+                         FLAGS.through_audio
+                         if FLAGS["through_audio"].present else None,
+                         seed=FLAGS.seed)
   print(f"wrote {path}")
 
 

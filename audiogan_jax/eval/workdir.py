@@ -214,9 +214,8 @@ def build_report(workdir: str, output: Optional[str] = None,
   # Representations of a guided model.
   rep = None
   if family.ENCODER:
-    run = export_lib.restore_workdir(workdir)
-    enc = export_lib.model_from_state("encoder", run.family, run.config,
-                                      run.state, run.class_names, run.step)
+    from audiogan_jax.cli import encode  # pylint: disable=g-import-not-at-top
+    enc, _ = encode.load_model(workdir=workdir)
     rep = represent.evaluate_representations(
         enc, os.path.join(out_dir, "representation"), cache_dir,
         tsne_points=500, seed=seed)
