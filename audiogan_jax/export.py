@@ -58,6 +58,15 @@ def _write(path: str, kind: str, config: ml_collections.ConfigDict,
   write_msgpack(path, payload)
 
 
+def json_default(value: Any) -> Any:
+  """``json.dumps`` fallback: numpy scalars and arrays as numbers and lists."""
+  if isinstance(value, np.generic):
+    return value.item()
+  if isinstance(value, np.ndarray):
+    return value.tolist()
+  return str(value)
+
+
 def write_msgpack(path: str, payload: Any) -> None:
   """Writes ``payload`` as msgpack atomically (temporary file, then rename)."""
   data = flax.serialization.msgpack_serialize(payload)

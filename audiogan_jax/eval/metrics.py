@@ -76,6 +76,8 @@ from typing import Any, Mapping, Optional
 
 import numpy as np
 
+from audiogan_jax import export as export_lib
+
 FORMAT = "audiogan_jax.feature_stats"
 VERSION = 1
 
@@ -204,14 +206,6 @@ def inception_score_from_probs(probs: Any,
   with np.errstate(divide="ignore"):
     log_probs = np.log(probs)
   return _score_parts(probs, log_probs, int(splits))
-
-
-def _json_default(value: Any) -> Any:
-  if isinstance(value, np.generic):
-    return value.item()
-  if isinstance(value, np.ndarray):
-    return value.tolist()
-  return str(value)
 
 
 class FeatureStats:
@@ -359,7 +353,7 @@ class FeatureStats:
         anything else its ``str``. None stores ``self.meta``.
     """
     meta_json = json.dumps(dict(self.meta if meta is None else meta),
-                           sort_keys=True, default=_json_default)
+                           sort_keys=True, default=export_lib.json_default)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     tmp = f"{path}.tmp{os.getpid()}"

@@ -480,14 +480,6 @@ def accuracy(params: PyTree, x: np.ndarray, y: np.ndarray, num_classes: int,
   return float(np.mean(pred == y[keep]))
 
 
-def _json_default(value: Any) -> Any:
-  if isinstance(value, np.generic):
-    return value.item()
-  if isinstance(value, np.ndarray):
-    return value.tolist()
-  return str(value)
-
-
 def save_classifier(path: str, params: PyTree, num_classes: int,
                     meta: Optional[Mapping[str, Any]] = None) -> None:
   """Writes the classifier's params to one msgpack file (atomically).
@@ -505,13 +497,13 @@ def save_classifier(path: str, params: PyTree, num_classes: int,
     raise ValueError(f"the classifier params have {found} classes, not "
                      f"{num_classes}")
   widths_of(params)
+  from audiogan_jax import export  # pylint: disable=g-import-not-at-top
   payload = {
       "format": FORMAT, "version": VERSION, "num_classes": int(num_classes),
       "meta": json.dumps(dict(meta or {}), sort_keys=True,
-                         default=_json_default),
+                         default=export.json_default),
       "params": jax.tree.map(np.asarray, jax.device_get(params)),
   }
-  from audiogan_jax import export  # pylint: disable=g-import-not-at-top
   export.write_msgpack(path, payload)
 
 
