@@ -126,6 +126,22 @@ def compute_spectrograms(waveforms: np.ndarray, clip: float,
   return out
 
 
+def padded_batches(x: np.ndarray,
+                   batch: int) -> Iterator[tuple[np.ndarray, int]]:
+  """``(x[i:i + batch] as float32, n)``, the last batch zero-padded to ``batch``.
+
+  Every batch has one shape, so a jitted function compiles once; keep the
+  first ``n`` rows of its output.
+  """
+  for i in range(0, len(x), batch):
+    part = np.asarray(x[i:i + batch], np.float32)
+    n = len(part)
+    if n < batch:
+      part = np.concatenate([part, np.zeros((batch - n, *part.shape[1:]),
+                                            np.float32)])
+    yield part, n
+
+
 def _spectrograms(data_config: Config, split: str, audio: sources.AudioSet,
                   cache_dir: Optional[str]) -> np.ndarray:
   """The spectrograms of ``audio``, from the cache when present."""

@@ -60,12 +60,7 @@ def encode_spectrograms(model: dict[str, Any], x: np.ndarray,
   stats = jax.device_put(model["batch_stats"])
   batch = max(1, min(batch_size, len(x)))
   outs: dict[str, list] = {}
-  for i in range(0, len(x), batch):
-    part = np.asarray(x[i:i + batch], np.float32)
-    n = len(part)
-    if n < batch:  # one compiled shape
-      part = np.concatenate([part, np.zeros((batch - n, *part.shape[1:]),
-                                            np.float32)])
+  for part, n in pipeline.padded_batches(x, batch):
     for k, v in fn(params, stats, part).items():
       outs.setdefault(k, []).append(np.asarray(v, np.float32)[:n])
   return {k: np.concatenate(v) for k, v in outs.items()}

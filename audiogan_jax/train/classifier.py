@@ -444,12 +444,7 @@ def predict(params: PyTree, x: np.ndarray, num_classes: int,
   fn = _apply_fn(int(num_classes), widths, hidden_of(params),
                  bool(return_features))
   logits, feats = [], []
-  for i in range(0, len(x), batch_size):
-    part = np.asarray(x[i:i + batch_size], np.float32)
-    n = len(part)
-    if n < batch_size:  # one compiled shape
-      part = np.concatenate([part, np.zeros((batch_size - n, *part.shape[1:]),
-                                            np.float32)])
+  for part, n in pipeline.padded_batches(x, batch_size):
     out = fn(params, part)
     if return_features:
       logits.append(np.asarray(out[0])[:n])
