@@ -26,5 +26,6 @@ setup(
         "audiogan-generate=audiogan_jax.cli.generate:run",
         "audiogan-encode=audiogan_jax.cli.encode:run",
         "audiogan-eval=audiogan_jax.cli.eval:run",
+        "audiogan-bench=audiogan_jax.cli.bench:run",
     ]},
 )

@@ -11,11 +11,15 @@ def train_config(**overrides) -> ml_collections.ConfigDict:
   """The ``train`` section with the defaults every model shares."""
   c = ml_collections.ConfigDict(dict(
       batch_size=128,        # global, split over all devices
+      per_device_batch_size=0,  # > 0: global batch = this x devices
       num_steps=60000,       # iterations (d_steps D updates + 1 G update)
       d_steps=2,             # discriminator updates per generator update
       seed=0,
       ema_decay=0.9999, ema_start=20000,   # BigGAN's generator EMA
-      compute_dtype="float32",
+      compute_dtype="float32",   # or bfloat16: params, optimizer state,
+                                 # BN statistics and losses stay float32
+      unroll_d_steps=False,      # unroll the k D updates (else lax.scan)
+      prefetch_to_device=2,      # input batches put on the devices ahead
       num_devices=0,         # 0: every device of every process
       log_every=100, checkpoint_every=2000, keep_checkpoints=3,
       sample_every=2000, num_samples=20, export_at_end=True,

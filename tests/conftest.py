@@ -1,9 +1,21 @@
 """Test set-up: quiet TensorFlow, the tiny-config fixture."""
 
 import os
+import shutil
 import sys
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+# One XLA compilation cache for this test run, shared by the two workers and
+# every command the tests start: a program compiled by one test (most of the
+# suite's time is XLA compiling small training steps) is loaded, not
+# recompiled, by the next. Made fresh per run and removed at its end.
+_OWN_CACHE = None
+if ("PYTEST_XDIST_WORKER" not in os.environ
+    and "JAX_COMPILATION_CACHE_DIR" not in os.environ):
+  _OWN_CACHE = tempfile.mkdtemp(prefix="audiogan_test_xla_cache_")
+  os.environ["JAX_COMPILATION_CACHE_DIR"] = _OWN_CACHE
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import pytest  # pylint: disable=g-import-not-at-top
@@ -21,7 +33,8 @@ def tiny():
 # loadfile), the slow ones then overlap instead of finishing last on one
 # worker (longest-processing-time-first scheduling).
 _SLOW_FIRST = ("test_training.py", "test_guided_training.py",
-               "test_demo_report.py", "test_guided_losses.py",
+               "test_mixed_precision.py", "test_demo_report.py",
+               "test_guided_losses.py",
                "test_wavegan.py", "test_evaluate.py", "test_classifier.py")
 
 
@@ -31,3 +44,9 @@ def pytest_collection_modifyitems(config, items):  # pylint: disable=unused-argu
     name = os.path.basename(str(item.fspath))
     return _SLOW_FIRST.index(name) if name in _SLOW_FIRST else len(_SLOW_FIRST)
   items.sort(key=rank)
+
+
+def pytest_unconfigure(config):  # pylint: disable=unused-argument
+  """Removes this run's compilation cache (in the process that made it)."""
+  if _OWN_CACHE:
+    shutil.rmtree(_OWN_CACHE, ignore_errors=True)

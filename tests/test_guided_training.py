@@ -9,6 +9,8 @@ import pytest
 from audiogan_jax import export as export_lib
 from audiogan_jax.cli import info
 from audiogan_jax.train import trainer
+from tests_helpers import LEARNING
+from tests_helpers import assert_learns
 from tests_helpers import tiny_gaae_config
 from tests_helpers import tiny_ggan_config
 
@@ -18,10 +20,16 @@ def _metrics(workdir):
     return [json.loads(line) for line in f]
 
 
+# GAAE runs long enough for its learning test (LEARNING), GGAN 4 steps.
+_STEPS = {"gaae": LEARNING["gaae"][0], "ggan": 4}
+
+
 @pytest.fixture(scope="module", params=["gaae", "ggan"])
 def run(request, tmp_path_factory):
   config = {"gaae": tiny_gaae_config, "ggan": tiny_ggan_config}[
       request.param]()
+  n = _STEPS[request.param]
+  config.train.update(num_steps=n, eval_every=n // 2, checkpoint_every=n // 2)
   workdir = str(tmp_path_factory.mktemp(request.param))
   state = trainer.train_and_evaluate(config, workdir)
   return request.param, config, workdir, state
@@ -29,16 +37,19 @@ def run(request, tmp_path_factory):
 
 def test_run_is_finite_and_scored(run):
   name, _, workdir, state = run
-  assert int(state.step) == 4
+  n = _STEPS[name]
+  assert int(state.step) == n
   rows = [r for r in _metrics(workdir) if "train/acc_labelled" in r]
-  assert len(rows) == 4
+  assert len(rows) == n
   for r in rows:
     assert all(np.isfinite(v) for v in r.values()), r
   with open(os.path.join(workdir, "eval.json")) as f:
     evals = json.load(f)["held_out_accuracy"]
-  assert [e["step"] for e in evals] == [2, 4]
+  assert [e["step"] for e in evals] == [n // 2, n]
   assert all(0.0 <= e["accuracy"] <= 1.0 for e in evals)
   if name == "gaae":
+    # S learns (test_mixed_precision holds bfloat16 to the same threshold).
+    assert_learns(rows, "gaae")
     assert {"train/g_loss", "train/r_loss", "train/cl_loss", "train/cg_loss",
             "train/l_loss", "train/s_loss"} <= set(rows[-1])
   else:
@@ -63,11 +74,12 @@ def test_exported_generator_makes_class_conditional_spectrograms(run):
 
 def test_resume_continues_from_the_checkpoint(run):
   name, config, workdir, state = run
-  config.train.num_steps = 6
+  n = _STEPS[name]
+  config.train.num_steps = n + 2
   resumed = trainer.train_and_evaluate(config, workdir)
-  assert int(resumed.step) == 6
+  assert int(resumed.step) == n + 2
   steps = [r["step"] for r in _metrics(workdir) if "train/acc_labelled" in r]
-  assert steps == [1, 2, 3, 4, 5, 6], name
+  assert steps == list(range(1, n + 3)), name
   del state
 
 

@@ -17,6 +17,8 @@ from audiogan_jax.models import wavegan as nets
 from audiogan_jax.train import losses
 from audiogan_jax.train import state as state_lib
 from audiogan_jax.train import trainer
+from tests_helpers import LEARNING
+from tests_helpers import assert_learns
 from tests_helpers import tiny_wavegan_config
 
 
@@ -209,19 +211,25 @@ def test_specgan_griffin_lim_recovers_a_tone():
 def test_short_run_is_finite_and_exports(tmp_path, family, conditioning,
                                          num_samples):
   config = tiny_wavegan_config(family, conditioning, num_samples)
-  config.train.sample_every = 3
+  # WaveGAN at 16384 samples runs long enough for its learning test.
+  learn = (family, conditioning, num_samples) == ("wavegan", "none", 16384)
+  n = LEARNING["wavegan"][0] if learn else 3
+  config.train.update(num_steps=n, sample_every=n, checkpoint_every=n)
   workdir = str(tmp_path / "run")
   state = trainer.train_and_evaluate(config, workdir)
-  assert int(state.step) == 3
+  assert int(state.step) == n
   with open(os.path.join(workdir, "metrics.jsonl")) as f:
     rows = [json.loads(line) for line in f]
-  assert [r["step"] for r in rows] == [1, 2, 3]
+  assert [r["step"] for r in rows] == list(range(1, n + 1))
+  if learn:
+    # The critic learns (test_mixed_precision: bfloat16, same threshold).
+    assert_learns(rows, "wavegan")
   keys = ["train/d_loss", "train/g_loss"] + (
       ["train/gp"] if conditioning != "acgan" else ["train/d_cls"])
   for r in rows:
     for k in keys:
       assert np.isfinite(r[k]), (k, r)
-  samples = os.path.join(workdir, "samples", "step_0000003")
+  samples = os.path.join(workdir, "samples", f"step_{n:07d}")
   assert {"spectrograms.png", "waveforms.png"} <= set(os.listdir(samples))
   model = export_lib.load_generator(os.path.join(workdir,
                                                  "generator.msgpack"))

@@ -65,3 +65,33 @@ def tiny_wavegan_config(family: str = "wavegan", conditioning: str = "none",
   c.train.update(dict(batch_size=4, num_steps=3, d_steps=2, log_every=1,
                       checkpoint_every=3, sample_every=0, num_samples=4))
   return c
+
+
+# The learning tests' short runs (test_training, test_guided_training and
+# test_wavegan in float32, test_mixed_precision in bfloat16, same
+# thresholds): iterations, the discriminator-side loss, and the largest
+# ratio of its mean over the last 5 iterations to its mean over the first 3.
+# A model whose updates do nothing keeps a ratio near 1.
+LEARNING = {
+    "biggan": (20, "train/d_loss", 0.7),
+    "gaae": (14, "train/s_loss", 0.5),
+    "wavegan": (30, "train/d_loss", 0.9),
+}
+
+
+def learning_ratio(rows, name):
+  """The loss ratio of :data:`LEARNING` for metrics.jsonl rows."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  steps, key, _ = LEARNING[name]
+  loss = np.array([r[key] for r in rows if key in r])
+  assert len(loss) == steps and np.all(np.isfinite(loss)), loss
+  return float(np.mean(loss[-5:]) / np.mean(loss[:3]))
+
+
+def assert_learns(rows, name, dtype="float32"):
+  """The discriminator-side loss fell below :data:`LEARNING`'s ratio."""
+  ratio, limit = learning_ratio(rows, name), LEARNING[name][2]
+  assert ratio < limit, (
+      f"{name} in {dtype}: the last 5 iterations' {LEARNING[name][1]} is "
+      f"{ratio:.2f} of the first 3's (needs < {limit})")
+  return ratio

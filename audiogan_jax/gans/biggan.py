@@ -33,9 +33,7 @@ def num_classes(config: Config) -> int:
   return int(config.model.num_classes) if config.model.conditional else 0
 
 
-def compute_dtype(config: Config):
-  """The dtype of activations (parameters stay float32)."""
-  return jnp.dtype(config.train.get("compute_dtype", "float32"))
+compute_dtype = common.compute_dtype
 
 
 def networks(config: Config) -> dict[str, Any]:
@@ -72,8 +70,9 @@ def init_state(config: Config, key: jax.Array) -> GANState:
                         *network_inputs(config, name), train=False)
       for i, (name, module) in enumerate(sorted(networks(config).items(),
                                                 reverse=True))}  # g=0, d=1
-  params = {n: v["params"] for n, v in variables.items()}
-  stats = {n: v["batch_stats"] for n, v in variables.items()}
+  # float32 whatever the compute dtype (see common.init_networks).
+  params = common.float32({n: v["params"] for n, v in variables.items()})
+  stats = common.float32({n: v["batch_stats"] for n, v in variables.items()})
   # Each optimizer group owns a dict of networks (one network each here).
   return common.new_state(params, stats, optimizers(config),
                           {"g": ("g",), "d": ("d",)}, ("g",))
@@ -145,8 +144,8 @@ def train_iteration(state: GANState, batch: Mapping[str, jax.Array],
 
   # The k discriminator updates, each on its own real batch, as one scan so
   # the update is compiled once whatever k is.
-  state, d_metrics = jax.lax.scan(
-      d_update, state, (jnp.arange(k), real_all, labels_all))
+  state, d_metrics = common.scan_updates(
+      d_update, state, (jnp.arange(k), real_all, labels_all), config)
   metrics = jax.tree.map(lambda m: m[-1], d_metrics)
 
   kg = jax.random.fold_in(key, k)

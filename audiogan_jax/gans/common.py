@@ -14,9 +14,34 @@ from audiogan_jax.train import state as state_lib
 Config = ml_collections.ConfigDict
 
 
+COMPUTE_DTYPES = ("float32", "bfloat16")
+
+
 def compute_dtype(config: Config):
-  """The dtype of activations (parameters stay float32)."""
-  return jnp.dtype(config.train.get("compute_dtype", "float32"))
+  """The dtype of activations and matmuls (``train.compute_dtype``).
+
+  ``bfloat16`` is mixed precision: parameters, optimizer states, the
+  spectral norm's power iteration, batch-norm statistics, attention
+  softmax, gradient penalty and losses stay float32.
+  """
+  name = str(config.train.get("compute_dtype", "float32"))
+  if name not in COMPUTE_DTYPES:
+    raise ValueError(f"--config.train.compute_dtype={name!r}; use one of "
+                     f"{', '.join(COMPUTE_DTYPES)}")
+  return jnp.dtype(name)
+
+
+def scan_updates(update: Callable, state, xs, config: Config):
+  """Runs the k discriminator-side updates of one iteration as a ``lax.scan``.
+
+  ``train.unroll_d_steps`` unrolls the loop into straight-line code: longer
+  compilation, and XLA may then overlap one update's tail with the next
+  update's head (worth measuring with ``audiogan-bench`` on an
+  accelerator). ``audiogan-bench`` also lowers the unrolled form to count
+  FLOPs, as XLA's cost analysis counts a loop body once.
+  """
+  return jax.lax.scan(update, state, xs,
+                      unroll=bool(config.train.get("unroll_d_steps", False)))
 
 
 def d_width(config: Config) -> int:
@@ -56,7 +81,17 @@ def init_networks(modules: Mapping[str, Any],
                            *inputs(name), train=False)
     params[name] = v["params"]
     stats[name] = v.get("batch_stats", {})
-  return params, stats
+  # Flax's SpectralNorm writes its normalised weight back into the params at
+  # initialisation, in the layer's compute dtype: keep every float in
+  # float32 (mixed precision keeps parameters and statistics in float32).
+  return float32(params), float32(stats)
+
+
+def float32(tree):
+  """Every floating leaf of a pytree as float32."""
+  return jax.tree.map(
+      lambda a: a.astype(jnp.float32)
+      if jnp.issubdtype(a.dtype, jnp.floating) else a, tree)
 
 
 def new_state(params, stats, txs: Mapping[str, optax.GradientTransformation],

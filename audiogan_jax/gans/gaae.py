@@ -285,8 +285,8 @@ def train_iteration(state: GANState, batch: Mapping[str, jax.Array],
     m["disc_grad_norm"] = state_lib.global_norm(grads)
     return state, m
 
-  state, d_metrics = jax.lax.scan(disc_update, state,
-                                  (jnp.arange(k), disc_batches))
+  state, d_metrics = common.scan_updates(disc_update, state,
+                                         (jnp.arange(k), disc_batches), config)
   metrics = jax.tree.map(lambda m: m[-1], d_metrics)
 
   names = GROUPS["edc"]

@@ -319,9 +319,9 @@ def train_iteration(state: GANState, batch: Mapping[str, jax.Array],
     m["disc_grad_norm"] = norm
     return state, m
 
-  state, d_metrics = jax.lax.scan(
+  state, d_metrics = common.scan_updates(
       disc_update, state,
-      (jnp.arange(k), jax.tree.map(lambda a: a[:k], steps)))
+      (jnp.arange(k), jax.tree.map(lambda a: a[:k], steps)), config)
   metrics = jax.tree.map(lambda m: m[-1], d_metrics)
 
   def gen_fn(p, s, b, kj, cfg):

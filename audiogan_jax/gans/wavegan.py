@@ -273,8 +273,9 @@ def train_iteration(state: GANState, batch: Mapping[str, jax.Array],
              d_grad_norm=state_lib.global_norm(grads))
     return state, m
 
-  state, d_metrics = jax.lax.scan(
-      d_update, state, (jnp.arange(k), batch["x_waveform"], batch["x_label"]))
+  state, d_metrics = common.scan_updates(
+      d_update, state, (jnp.arange(k), batch["x_waveform"], batch["x_label"]),
+      config)
   metrics = jax.tree.map(lambda m: m[-1], d_metrics)
 
   kg = jax.random.fold_in(key, k)

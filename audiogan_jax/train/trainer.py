@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import collections
 import functools
+import itertools
 import json
 import os
 import time
@@ -49,6 +51,43 @@ def resolve_config(config: Config, dataset: pipeline.Dataset,
   return config
 
 
+def resolve_batch_size(config: Config, mesh) -> Config:
+  """Sets the global batch from ``train.per_device_batch_size`` if given.
+
+  ``train.batch_size`` is the global batch, split over every device of the
+  mesh; ``train.per_device_batch_size`` > 0 instead fixes each device's
+  share, and the global batch follows the number of devices.
+  """
+  per = int(config.train.get("per_device_batch_size", 0) or 0)
+  n = int(mesh.devices.size)
+  if per < 0:
+    raise ValueError(f"--config.train.per_device_batch_size={per}: use a "
+                     "positive number, or 0 to take train.batch_size")
+  if per:
+    config = ml_collections.ConfigDict(config.to_dict())
+    config.train.batch_size = per * n
+  sharding.check_batch_size(int(config.train.batch_size), mesh)
+  return config
+
+
+def prefetch_to_mesh(iterator, mesh, size: int = 2):
+  """Yields global device batches, the next ``size`` already transferred.
+
+  The copy to the devices is asynchronous, so while one iteration runs the
+  following batches are on their way (``size`` = 0: no prefetch).
+  """
+  queue = collections.deque()
+
+  def fill(n):
+    for host_batch in itertools.islice(iterator, n):
+      queue.append(sharding.to_global(host_batch, mesh))
+
+  fill(max(size, 1))
+  while queue:
+    yield queue.popleft()
+    fill(1)
+
+
 _STEP_CACHE: dict = {}
 
 
@@ -61,7 +100,7 @@ def make_train_step(family, config: Config, mesh):
   # Only what the step computes with: run length, logging and data paths
   # do not change the compiled program.
   step_keys = ("d_steps", "ema_decay", "ema_start", "compute_dtype",
-               "batch_size")
+               "batch_size", "unroll_d_steps")
   cache_key = (family.__name__, config.model.to_json(), config.optim.to_json(),
                json.dumps(config.get("loss", {}) and config.loss.to_dict(),
                           sort_keys=True),
@@ -149,7 +188,8 @@ def train_and_evaluate(config: Config, workdir: str) -> Any:
   family = gans.get_family(str(config.model.family))
   tc = config.train
   mesh = sharding.make_mesh(int(tc.get("num_devices", 0)))
-  sharding.check_batch_size(int(tc.batch_size), mesh)
+  config = resolve_batch_size(config, mesh)
+  tc = config.train
   logging.info("devices: %d x %s, processes: %d", mesh.devices.size,
                jax.devices()[0].device_kind, jax.process_count())
 
@@ -284,15 +324,17 @@ def train_and_evaluate(config: Config, workdir: str) -> Any:
     logging.info("already trained for %d steps (train.num_steps=%d)", start,
                  num_steps)
   else:
-    it = pipeline.make_iterator(dataset, streams,
-                                global_batch=int(tc.batch_size),
-                                steps_per_iteration=k, seed=int(tc.seed),
-                                start_iteration=start, fields=fields)
+    it = prefetch_to_mesh(
+        pipeline.make_iterator(dataset, streams,
+                               global_batch=int(tc.batch_size),
+                               steps_per_iteration=k, seed=int(tc.seed),
+                               start_iteration=start, fields=fields),
+        mesh, int(tc.get("prefetch_to_device", 2)))
     progress = writer_lib.Progress(num_steps, start)
     t_compile = time.perf_counter()
     metrics = None
     for step in range(start, num_steps):
-      batch = sharding.to_global(next(it), mesh)
+      batch = next(it)
       state, metrics = train_step(state, batch, base_key)
       done = step + 1
       if step == start:
