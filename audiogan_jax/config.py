@@ -18,7 +18,7 @@ def train_config(**overrides) -> ml_collections.ConfigDict:
       ema_decay=0.9999, ema_start=20000,   # BigGAN's generator EMA
       compute_dtype="float32",   # or bfloat16: params, optimizer state,
                                  # BN statistics and losses stay float32
-      unroll_d_steps=False,      # unroll the k D updates (else lax.scan)
+      unroll_d_steps=True,       # the k D updates unrolled (False: lax.scan)
       prefetch_to_device=2,      # input batches put on the devices ahead
       num_devices=0,         # 0: every device of every process
       log_every=100, checkpoint_every=2000, keep_checkpoints=3,

@@ -68,7 +68,7 @@ def test_flops_count_every_critic_update():
   np.testing.assert_allclose(f3 - f2, critic, rtol=1e-3)
   # The scanned program the trainer runs is counted with one body only.
   config = tiny_wavegan_config()
-  config.train.d_steps = 3
+  config.train.update(d_steps=3, unroll_d_steps=False)
   family = gans.get_family("wavegan")
   mesh = sharding.make_mesh(1)
   state = jax.eval_shape(lambda k: family.init_state(config, k),
@@ -78,6 +78,13 @@ def test_flops_count_every_critic_update():
   step = trainer.make_train_step(family, config, mesh)
   scanned = step.lower(state, batch, jax.random.key(1)).cost_analysis()
   assert scanned["flops"] < 0.8 * f3
+
+
+def test_flops_only_counts_the_same_iteration_without_data():
+  config = tiny_wavegan_config()   # d_steps = 2
+  row = bench.count_flops(config, "tiny")
+  assert row["flops_per_iter"] == _flops(2)
+  assert row["examples_per_iter"] == 4 * 2 and row["params"] > 0
 
 
 def test_cli_json_row_on_eight_devices_with_a_per_device_batch(tmp_path):

@@ -39,6 +39,9 @@ _LABEL = flags.DEFINE_string("label", "", "A name for this run, kept in "
                              "the JSON row (e.g. paper, small).")
 _OUTPUT = flags.DEFINE_string("output", None,
                               "Also append the JSON line to this file.")
+_FLOPS_ONLY = flags.DEFINE_bool(
+    "flops_only", False, "Only trace the iteration and print its FLOPs and "
+    "parameters (no data, compilation or run; any size on any host).")
 _TABLE = flags.DEFINE_string(
     "table", None, "Print the rows of this --output file as a Markdown "
     "table instead of benchmarking (no --config needed).")
@@ -64,6 +67,18 @@ def main(argv) -> None:
   if _DISTRIBUTED.value:
     jax.distributed.initialize()
   from audiogan_jax.train import bench  # pylint: disable=g-import-not-at-top
+  if _FLOPS_ONLY.value:
+    row = bench.count_flops(_CONFIG.value,
+                            flags.FLAGS["config"].config_filename)
+    row["label"] = _LABEL.value
+    print(bench.to_json(row) if _JSON.value else
+          f"{row['config']}: {row['flops_per_iter'] / 1e12:,.3f} TFLOP per "
+          f"iteration, {row['flops_per_example'] / 1e9:,.2f} GFLOP per "
+          f"example, {row['params'] / 1e6:,.2f} M parameters")
+    if _OUTPUT.value:
+      with open(_OUTPUT.value, "a") as f:
+        f.write(bench.to_json(row) + "\n")
+    return
   row = bench.benchmark(_CONFIG.value, steps=_STEPS.value,
                         warmup=_WARMUP.value,
                         pipeline_batches=_PIPELINE_BATCHES.value,

@@ -150,6 +150,45 @@ def _memory(compiled) -> tuple[Optional[int], str]:
   return int(total), "xla_estimate"
 
 
+def count_flops(config: Config, config_name: str = "") -> dict[str, Any]:
+  """FLOPs and parameters of one iteration, from tracing alone.
+
+  Nothing is compiled, run or loaded: the data-dependent config values
+  (classes, SpecGAN's statistics) take placeholders of the right shape.
+  For sizes no host at hand can compile or run.
+  """
+  family = gans.get_family(str(config.model.family))
+  mesh = sharding.make_mesh(int(config.train.get("num_devices", 0)))
+  config = trainer.resolve_batch_size(config, mesh)
+  if int(config.model.get("num_classes", -1)) <= 0:
+    config.model.num_classes = int(config.data.synthetic.num_classes)
+  if str(config.model.family) == "specgan" and not len(
+      config.model.get("norm_mean", ()) or ()):
+    config.model.norm_mean, config.model.norm_std = [0.0] * 128, [1.0] * 128
+  state = jax.eval_shape(lambda k: family.init_state(config, k),
+                         jax.random.key(0))
+  k = family.steps_per_iteration(config)
+  b = int(config.train.batch_size)
+  shapes = {"spectrogram": (256, 128, 1),
+            "waveform": (int(config.data.get("num_samples", 16384)),),
+            "label": ()}
+  batch = {f"{s}_{f}": jax.ShapeDtypeStruct(
+      (k, b, *shapes[f]), np.int32 if f == "label" else np.float32)
+           for s in family.streams(config)
+           for f in media.input_fields(family, config)}
+  flops = iteration_flops(family, config, mesh, state, batch,
+                          jax.random.key(1))
+  ex = b * k * len(family.streams(config))
+  return {"config": config_name, "model": str(config.model.family),
+          "compute_dtype": str(gan_common.compute_dtype(config)),
+          "global_batch": b, "steps_per_iteration": k,
+          "examples_per_iter": ex,
+          "params": state_lib.count_params(state.params),
+          "flops_per_iter": flops, "flops_per_example": flops / ex,
+          "num_steps": int(config.train.num_steps),
+          "date": datetime.date.today().isoformat(), "jax": jax.__version__}
+
+
 def benchmark(config: Config, *, steps: int = 10, warmup: int = 2,
               pipeline_batches: int = 10, cache_dir: Optional[str] = None,
               config_name: str = "", compile_only: bool = False
