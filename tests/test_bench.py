@@ -49,12 +49,7 @@ def _flops(d_steps):
   config.train.d_steps = d_steps
   family = gans.get_family("wavegan")
   mesh = sharding.make_mesh(1)
-  state = jax.eval_shape(lambda k: family.init_state(config, k),
-                         jax.random.key(0))
-  b = int(config.train.batch_size)
-  batch = {"x_waveform": jax.ShapeDtypeStruct((d_steps, b, 16384),
-                                              np.float32),
-           "x_label": jax.ShapeDtypeStruct((d_steps, b), np.int32)}
+  state, batch = bench.abstract_inputs(family, config)
   return bench.iteration_flops(family, config, mesh, state, batch,
                                jax.random.key(1))
 
@@ -71,10 +66,7 @@ def test_flops_count_every_critic_update():
   config.train.update(d_steps=3, unroll_d_steps=False)
   family = gans.get_family("wavegan")
   mesh = sharding.make_mesh(1)
-  state = jax.eval_shape(lambda k: family.init_state(config, k),
-                         jax.random.key(0))
-  batch = {"x_waveform": jax.ShapeDtypeStruct((3, 4, 16384), np.float32),
-           "x_label": jax.ShapeDtypeStruct((3, 4), np.int32)}
+  state, batch = bench.abstract_inputs(family, config)
   step = trainer.make_train_step(family, config, mesh)
   scanned = step.lower(state, batch, jax.random.key(1)).cost_analysis()
   assert scanned["flops"] < 0.8 * f3

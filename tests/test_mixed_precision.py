@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from audiogan_jax import gans
-from audiogan_jax import media
+from audiogan_jax.train import bench
 from audiogan_jax.train import trainer
 from tests_helpers import LEARNING
 from tests_helpers import assert_learns
@@ -37,21 +37,6 @@ def _eqns(jaxpr):
           yield from _eqns(sub)
 
 
-def _inputs(family, config):
-  state = jax.eval_shape(lambda k: family.init_state(config, k),
-                         jax.random.key(0))
-  k = family.steps_per_iteration(config)
-  b = int(config.train.batch_size)
-  batch = {}
-  for stream in family.streams(config):
-    for field in media.input_fields(family, config):
-      shape = {"spectrogram": (256, 128, 1), "waveform": (16384,),
-               "label": ()}[field]
-      dtype = np.int32 if field == "label" else np.float32
-      batch[f"{stream}_{field}"] = jax.ShapeDtypeStruct((k, b, *shape), dtype)
-  return state, batch
-
-
 @pytest.mark.parametrize("name,make", [
     ("biggan", tiny_config), ("gaae", tiny_gaae_config),
     ("wavegan", tiny_wavegan_config)])
@@ -60,7 +45,7 @@ def test_bfloat16_computes_in_bf16_and_keeps_state_in_float32(name, make):
   config.model.num_classes = 10
   config.train.compute_dtype = "bfloat16"
   family = gans.get_family(name)
-  state, batch = _inputs(family, config)
+  state, batch = bench.abstract_inputs(family, config)
   step = lambda s, b, k: family.train_iteration(s, b, k, config=config)
   key = jax.random.key(1)
   new_state, metrics = jax.eval_shape(step, state, batch, key)

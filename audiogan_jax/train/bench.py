@@ -150,21 +150,8 @@ def _memory(compiled) -> tuple[Optional[int], str]:
   return int(total), "xla_estimate"
 
 
-def count_flops(config: Config, config_name: str = "") -> dict[str, Any]:
-  """FLOPs and parameters of one iteration, from tracing alone.
-
-  Nothing is compiled, run or loaded: the data-dependent config values
-  (classes, SpecGAN's statistics) take placeholders of the right shape.
-  For sizes no host at hand can compile or run.
-  """
-  family = gans.get_family(str(config.model.family))
-  mesh = sharding.make_mesh(int(config.train.get("num_devices", 0)))
-  config = trainer.resolve_batch_size(config, mesh)
-  if int(config.model.get("num_classes", -1)) <= 0:
-    config.model.num_classes = int(config.data.synthetic.num_classes)
-  if str(config.model.family) == "specgan" and not len(
-      config.model.get("norm_mean", ()) or ()):
-    config.model.norm_mean, config.model.norm_std = [0.0] * 128, [1.0] * 128
+def abstract_inputs(family, config: Config):
+  """Shape/dtype structs of the state and one iteration's batch."""
   state = jax.eval_shape(lambda k: family.init_state(config, k),
                          jax.random.key(0))
   k = family.steps_per_iteration(config)
@@ -176,6 +163,29 @@ def count_flops(config: Config, config_name: str = "") -> dict[str, Any]:
       (k, b, *shapes[f]), np.int32 if f == "label" else np.float32)
            for s in family.streams(config)
            for f in media.input_fields(family, config)}
+  return state, batch
+
+
+def count_flops(config: Config, config_name: str = "") -> dict[str, Any]:
+  """FLOPs and parameters of one iteration, from tracing alone.
+
+  Nothing is compiled, run or loaded. The values the data would fill in
+  (the number of classes, SpecGAN's normalisation statistics) are set to
+  the synthetic dataset's class count and zeros/ones of the right shape:
+  the FLOP count depends on their shapes only. For sizes no host at hand
+  can compile or run.
+  """
+  family = gans.get_family(str(config.model.family))
+  mesh = sharding.make_mesh(int(config.train.get("num_devices", 0)))
+  config = trainer.resolve_batch_size(config, mesh)
+  if int(config.model.get("num_classes", -1)) <= 0:
+    config.model.num_classes = int(config.data.synthetic.num_classes)
+  if str(config.model.family) == "specgan" and not len(
+      config.model.get("norm_mean", ()) or ()):
+    config.model.norm_mean, config.model.norm_std = [0.0] * 128, [1.0] * 128
+  state, batch = abstract_inputs(family, config)
+  k = family.steps_per_iteration(config)
+  b = int(config.train.batch_size)
   flops = iteration_flops(family, config, mesh, state, batch,
                           jax.random.key(1))
   ex = b * k * len(family.streams(config))
