@@ -24,7 +24,12 @@ def train_config(**overrides) -> ml_collections.ConfigDict:
       log_every=100, checkpoint_every=2000, keep_checkpoints=3,
       sample_every=2000, num_samples=20, export_at_end=True,
       eval_every=2000,       # guided models: C's held-out accuracy; 0: off
-      eval_batch_size=64))
+      eval_batch_size=64,
+      check_finite_every=10,  # NaN/Inf in losses or params seen within this
+      nonfinite_rollbacks=0,  # > 0: on NaN/Inf, roll back to the last good
+                              # checkpoint with other random numbers, up to
+                              # this many times; 0: stop
+      rng_offset=0))          # other batch order and noise, same init
   c.update(overrides)
   return c
 

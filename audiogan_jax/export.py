@@ -13,6 +13,9 @@ Two kinds share one layout, writer and reader:
 Both hold the config JSON, the class names, the step and the family. No
 pickle: the file is a msgpack map of plain types and arrays, read back with
 ``flax.serialization.msgpack_restore``, so loading one never executes code.
+Every file written carries a SHA-256 of its contents (``checksum``), so a
+damaged or edited file is refused with a one-line error, and loading checks
+each array's shape against the network the config describes.
 
 The library side of ``audiogan-export`` lives here too: ``restore_workdir``
 reads a training workdir's newest (or a chosen) checkpoint, ``export_run``
@@ -21,6 +24,8 @@ writes a run's ``generator.msgpack`` and ``encoder.msgpack``.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 from typing import Any, NamedTuple, Optional
@@ -32,7 +37,8 @@ import numpy as np
 
 FORMAT = "audiogan_jax.generator"
 ENCODER_FORMAT = "audiogan_jax.encoder"
-VERSION = 1
+VERSION = 2      # 2: files carry a checksum; 1 (no checksum) still reads
+CHECKSUM_SINCE = 2
 
 GENERATOR_FILE = "generator.msgpack"
 ENCODER_FILE = "encoder.msgpack"
@@ -67,8 +73,47 @@ def json_default(value: Any) -> Any:
   return str(value)
 
 
+def checksum(tree: Any) -> str:
+  """SHA-256 of a payload's contents (every key but ``checksum``).
+
+  Walks maps in sorted key order and hashes each value's type, and each
+  array's dtype, shape and bytes, so the digest does not depend on how
+  msgpack laid the file out.
+  """
+  h = hashlib.sha256()
+
+  def walk(x):
+    if isinstance(x, dict):
+      h.update(b"{")
+      for k in sorted(x, key=str):
+        if k == "checksum":
+          continue
+        h.update(repr(str(k)).encode())
+        walk(x[k])
+      h.update(b"}")
+    elif isinstance(x, (list, tuple)):
+      h.update(b"[")
+      for v in x:
+        walk(v)
+      h.update(b"]")
+    elif isinstance(x, (np.ndarray, np.generic)) or hasattr(x, "__array__"):
+      a = np.ascontiguousarray(np.asarray(x))
+      h.update(f"a{a.dtype.str}{a.shape}".encode())
+      h.update(a.tobytes())
+    else:
+      h.update(f"{type(x).__name__}:{x!r}".encode())
+
+  walk(tree)
+  return h.hexdigest()
+
+
 def write_msgpack(path: str, payload: Any) -> None:
-  """Writes ``payload`` as msgpack atomically (temporary file, then rename)."""
+  """Writes ``payload`` as msgpack atomically (temporary file, then rename).
+
+  A dict payload gets a ``checksum`` entry (:func:`checksum`).
+  """
+  if isinstance(payload, dict):
+    payload = {**payload, "checksum": checksum(payload)}
   data = flax.serialization.msgpack_serialize(payload)
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   tmp = f"{path}.tmp{os.getpid()}"
@@ -91,10 +136,21 @@ def read_msgpack(path: str, what: str, error: type[Exception],
   except OSError as e:
     raise error(f"cannot read {what} file {path!r}: {e.strerror}") from None
   try:
-    return flax.serialization.msgpack_restore(data)
+    payload = flax.serialization.msgpack_restore(data)
   except Exception:  # msgpack raises several unrelated types on bad bytes
     raise error(f"{path!r} is not an audiogan_jax {what} file (not msgpack "
                 f"or truncated){hint}") from None
+  if isinstance(payload, dict):
+    stored = payload.get("checksum")
+    version = payload.get("version", -1)
+    if stored is None and isinstance(version, int) and (
+        version >= CHECKSUM_SINCE):
+      raise error(f"{path!r} is a damaged audiogan_jax {what} file (its "
+                  f"checksum is missing){hint}")
+    if stored is not None and stored != checksum(payload):
+      raise error(f"{path!r} is a damaged or modified audiogan_jax {what} "
+                  f"file (its contents do not match its checksum){hint}")
+  return payload
 
 
 def _read(path: str, kind: str) -> dict[str, Any]:
@@ -116,12 +172,60 @@ def _read(path: str, kind: str) -> dict[str, Any]:
     raise ExportFormatError(
         f"{path!r} has format version {payload['version']}, newer than this "
         f"audiogan_jax reads ({VERSION}); upgrade audiogan_jax")
-  config = ml_collections.ConfigDict(json.loads(payload["config"]))
-  to_np = lambda t: jax.tree.map(np.asarray, t)
-  return {"config": config, "params": to_np(payload["params"]),
-          "batch_stats": to_np(payload["batch_stats"]),
-          "class_names": tuple(payload.get("class_names", ())),
-          "step": int(payload.get("step", -1))}
+  try:
+    config = ml_collections.ConfigDict(json.loads(payload["config"]))
+    to_np = lambda t: jax.tree.map(np.asarray, t)
+    model = {"config": config, "params": to_np(payload["params"]),
+             "batch_stats": to_np(payload["batch_stats"]),
+             "class_names": tuple(payload.get("class_names", ())),
+             "step": int(payload.get("step", -1))}
+  except (KeyError, TypeError, ValueError, AttributeError):
+    raise ExportFormatError(
+        f"{path!r} is a damaged audiogan_jax {what} file (missing or bad "
+        f"config or params); export it again with audiogan-export "
+        f"--what={what}") from None
+  return model
+
+
+@functools.lru_cache(maxsize=16)
+def _expected_shapes(what: str, config_json: str) -> tuple[dict, dict]:
+  """{path: shape} of the params and stats the config's networks have."""
+  from audiogan_jax import gans  # pylint: disable=g-import-not-at-top
+  from audiogan_jax.gans import common as gan_common  # pylint: disable=g-import-not-at-top
+  config = ml_collections.ConfigDict(json.loads(config_json))
+  family = gans.get_family(str(config.model.family))
+  state = jax.eval_shape(lambda k: family.init_state(config, k),
+                         jax.random.key(0))
+  if what == "generator":
+    params, stats = gan_common.generator_variables(family, state)
+  else:
+    params, stats = encoder_variables(family, state)
+  flat = lambda t: {jax.tree_util.keystr(k): tuple(v.shape) for k, v in
+                    jax.tree_util.tree_flatten_with_path(t)[0]}
+  return flat(params), flat(stats)
+
+
+def _check_shapes(path: str, what: str, model: dict[str, Any]) -> None:
+  """The file's arrays have the shapes of the networks its config builds."""
+  try:
+    want_p, want_s = _expected_shapes(what, model["config"].to_json())
+  except Exception as e:  # pylint: disable=broad-except
+    # An unknown family, missing or impossible settings: whatever the model
+    # code raises for them.
+    reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    raise ExportFormatError(f"{path!r}: its config cannot build a model "
+                            f"({reason}); export it again") from None
+  for name, have_tree, want in (("params", model["params"], want_p),
+                                ("batch_stats", model["batch_stats"], want_s)):
+    have = {jax.tree_util.keystr(k): tuple(np.shape(v)) for k, v in
+            jax.tree_util.tree_flatten_with_path(have_tree)[0]}
+    for key in sorted(set(want) | set(have)):
+      if have.get(key) != want.get(key):
+        raise ExportFormatError(
+            f"{path!r} does not match the model its config describes: "
+            f"{name}{key} is {have.get(key, 'missing')}, the network needs "
+            f"{want.get(key, 'nothing there')}; export it again with "
+            f"audiogan-export --what={what}")
 
 
 def save_generator(path: str, config: ml_collections.ConfigDict, params: Any,
@@ -151,9 +255,12 @@ def load_generator(path: str) -> dict[str, Any]:
     arrays as numpy arrays.
 
   Raises:
-    ExportFormatError: unreadable, not a generator file, or too new.
+    ExportFormatError: unreadable, damaged, not a generator file, too new,
+      or arrays that do not fit the network its config describes.
   """
-  return _read(path, FORMAT)
+  model = _read(path, FORMAT)
+  _check_shapes(path, "generator", model)
+  return model
 
 
 def save_encoder(path: str, config: ml_collections.ConfigDict,
@@ -193,6 +300,7 @@ def load_encoder(path: str) -> dict[str, Any]:
         f"{path!r} does not hold the {name} network(s) that encoding needs "
         f"({', '.join(family.ENCODER) or 'a ' + name + ' model has none'}); "
         "export it again with audiogan-export --what=encoder")
+  _check_shapes(path, "encoder", model)
   return model
 
 

@@ -9,6 +9,10 @@ from typing import Callable
 
 # Keep TensorFlow quiet and off the accelerators: JAX owns them.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# TensorFlow only feeds data and writes summaries here, so its oneDNN kernels
+# buy nothing, and the notice they print at import can slip past the log
+# level (it is written before TensorFlow's logging starts).
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 
 def hide_accelerators_from_tensorflow() -> None:
@@ -45,9 +49,11 @@ def user_errors(prog: str) -> Callable:
   Set AUDIOGAN_DEBUG=1 to see the full traceback instead.
   """
   from audiogan_jax import export as export_lib  # pylint: disable=g-import-not-at-top
+  from audiogan_jax import errors  # pylint: disable=g-import-not-at-top
 
   handled = (ValueError, FileNotFoundError, NotADirectoryError,
-             PermissionError, FloatingPointError, export_lib.ExportFormatError)
+             PermissionError, FloatingPointError, export_lib.ExportFormatError,
+             errors.CheckpointError)
 
   def wrap(main):
     @functools.wraps(main)

@@ -5,7 +5,14 @@
 Resumes automatically from the newest checkpoint in --workdir. Under a
 multi-host launcher (SLURM, Cloud TPU pods) pass --distributed so every
 process joins one jax.distributed job.
+
+SIGTERM or SIGINT (preemption, Ctrl-C) saves a checkpoint after the current
+iteration and exits with 128 + the signal number; the same command resumes.
+A --workdir holding checkpoints of another model or data config is refused;
+--overwrite moves its files to --workdir/previous/<time>/ and starts afresh.
 """
+
+import sys
 
 from absl import app
 from absl import flags
@@ -21,6 +28,10 @@ _WORKDIR = flags.DEFINE_string("workdir", None,
 _DISTRIBUTED = flags.DEFINE_bool(
     "distributed", False,
     "Call jax.distributed.initialize() (one process per host).")
+_OVERWRITE = flags.DEFINE_bool(
+    "overwrite", False,
+    "Start afresh in a --workdir that holds another run: its files are moved "
+    "to --workdir/previous/<time>/.")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -35,7 +46,12 @@ def main(argv) -> None:
     jax.distributed.initialize()
   from audiogan_jax.train import trainer  # pylint: disable=g-import-not-at-top
   common.setup_logging()
-  trainer.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  try:
+    trainer.train_and_evaluate(_CONFIG.value, _WORKDIR.value,
+                               overwrite=_OVERWRITE.value)
+  except trainer.TrainingInterrupted as e:
+    print(f"audiogan-train: {e}", file=sys.stderr)
+    sys.exit(128 + e.signum)
 
 
 def run() -> None:

@@ -20,6 +20,7 @@ all clips of one speaker land in the same split, on every machine.
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import hashlib
 import os
@@ -48,14 +49,23 @@ def _skip_dir(name: str) -> bool:
   return name.startswith((".", "_"))
 
 
-def find_audio_files(root: str) -> list[str]:
-  """Sorted paths (relative to ``root``) of the audio files below ``root``."""
+def find_audio_files(root: str, ignored: Optional[collections.Counter] = None
+                     ) -> list[str]:
+  """Sorted paths (relative to ``root``) of the audio files below ``root``.
+
+  Files with other extensions are not data; when ``ignored`` is given, it
+  counts them by extension (for the start-up summary).
+  """
   found = []
   for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
     dirnames[:] = sorted(d for d in dirnames if not _skip_dir(d))
     for name in filenames:
-      if audio_io.is_audio_file(name) and not name.startswith("."):
+      if name.startswith("."):
+        continue
+      if audio_io.is_audio_file(name):
         found.append(os.path.relpath(os.path.join(dirpath, name), root))
+      elif ignored is not None:
+        ignored[os.path.splitext(name)[1].lower() or "(no extension)"] += 1
   return sorted(found)
 
 
@@ -125,28 +135,115 @@ def _check_fractions(valid_fraction: float, test_fraction: float) -> None:
         f"test_fraction={test_fraction} must be >= 0 and sum to less than 1")
 
 
+ON_BAD_FILE = ("error", "skip")
+
+
+class LoadReport:
+  """What loading a folder found: skipped files and what reading changed."""
+
+  def __init__(self, num_samples: int, sample_rate: int):
+    self.num_samples, self.sample_rate = num_samples, sample_rate
+    self.loaded = 0
+    self.skipped: list[str] = []            # one-line reasons
+    self.ignored: collections.Counter = collections.Counter()
+    self.rates: collections.Counter = collections.Counter()
+    self.multichannel = self.padded = self.trimmed = self.silent = 0
+
+  def add(self, info: audio_io.ClipInfo) -> None:
+    self.loaded += 1
+    if info.sample_rate != self.sample_rate:
+      self.rates[info.sample_rate] += 1
+    self.multichannel += info.channels > 1
+    self.padded += info.num_samples < self.num_samples
+    self.trimmed += info.num_samples > self.num_samples
+    self.silent += info.silent
+
+  def summary(self) -> str:
+    """One line: the counts, or '' when every file was read as it is."""
+    parts = []
+    if self.skipped:
+      parts.append(f"{len(self.skipped)} unreadable files skipped (first: "
+                   f"{self.skipped[0]})")
+    if self.rates:
+      rates = ", ".join(f"{n} at {r} Hz" for r, n in sorted(
+          self.rates.items()))
+      parts.append(f"resampled to {self.sample_rate} Hz: {rates}")
+    if self.multichannel:
+      parts.append(f"{self.multichannel} multi-channel files downmixed to "
+                   "mono")
+    if self.padded:
+      parts.append(f"{self.padded} shorter than {self.num_samples} samples, "
+                   "zero-padded at the end")
+    if self.trimmed:
+      parts.append(f"{self.trimmed} longer, trimmed to the first "
+                   f"{self.num_samples} samples")
+    if self.silent:
+      parts.append(f"{self.silent} all-silent clips kept")
+    if self.ignored:
+      kinds = ", ".join(f"{n} {ext}" for ext, n in sorted(
+          self.ignored.items()))
+      parts.append(f"{sum(self.ignored.values())} non-audio files ignored "
+                   f"({kinds})")
+    return "; ".join(parts)
+
+
 def _load_waveforms(paths: Sequence[str], num_threads: int,
-                    num_samples: int = audio_io.NUM_SAMPLES) -> np.ndarray:
-  """Decodes files in parallel (libsndfile and soxr release the GIL)."""
+                    num_samples: int = audio_io.NUM_SAMPLES,
+                    on_bad_file: str = "error",
+                    report: Optional[LoadReport] = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+  """Decodes files in parallel (libsndfile and soxr release the GIL).
+
+  Returns the waveforms and the indices (into ``paths``) they come from:
+  with ``on_bad_file="skip"`` unreadable files are left out and listed in
+  ``report``; with "error" the first one raises its AudioFileError.
+  """
   out = np.empty((len(paths), num_samples), np.float32)
+  infos: list = [None] * len(paths)
+  errors: list = [None] * len(paths)
   if num_threads <= 0:
     num_threads = min(32, 4 * (os.cpu_count() or 1))
 
   def work(i: int) -> None:
-    out[i] = audio_io.load_audio(paths[i], num_samples=num_samples)
+    try:
+      out[i], infos[i] = audio_io.read_audio(paths[i],
+                                             num_samples=num_samples)
+    except audio_io.AudioFileError as e:
+      errors[i] = e
 
   with concurrent.futures.ThreadPoolExecutor(num_threads) as pool:
-    # list() re-raises the first failure (an AudioFileError naming the file).
     list(pool.map(work, range(len(paths))))
-  return out
+  bad = [i for i, e in enumerate(errors) if e is not None]
+  if bad and on_bad_file != "skip":
+    e = errors[bad[0]]
+    more = f" ({len(bad) - 1} more unreadable files)" if len(bad) > 1 else ""
+    raise audio_io.AudioFileError(
+        f"{e}{more}; or set --config.data.folder.on_bad_file=skip to leave "
+        "unreadable files out")
+  keep = np.array([i for i in range(len(paths)) if errors[i] is None],
+                  np.int64)
+  if report is not None:
+    for i in keep:
+      report.add(infos[i])
+    report.skipped.extend(str(errors[i]).split(";")[0] for i in bad)
+  return (out if not bad else out[keep]), keep
 
 
 def load_folder(root: str, split: str, *, valid_fraction: float = 0.1,
                 test_fraction: float = 0.1,
                 class_names: Sequence[str] = (),
                 num_threads: int = 0,
-                num_samples: int = audio_io.NUM_SAMPLES) -> AudioSet:
-  """Loads ``split`` of the audio folder ``root`` (see the module doc)."""
+                num_samples: int = audio_io.NUM_SAMPLES,
+                on_bad_file: str = "error") -> AudioSet:
+  """Loads ``split`` of the audio folder ``root`` (see the module doc).
+
+  ``on_bad_file``: "error" stops at the first unreadable file (corrupt,
+  truncated, empty, not audio) with a message naming it; "skip" leaves such
+  files out and counts them in the start-up summary.
+  """
+  if on_bad_file not in ON_BAD_FILE:
+    raise ValueError(f"--config.data.folder.on_bad_file={on_bad_file!r}: use "
+                     "'error' (stop at the first unreadable file) or 'skip'")
   if not root:
     raise ValueError("--config.data.path is empty; set it to a directory of "
                      "audio files, e.g. --config.data.path=/data/sc09")
@@ -160,26 +257,30 @@ def load_folder(root: str, split: str, *, valid_fraction: float = 0.1,
     raise ValueError(f"unknown split {split!r}; use one of "
                      f"{', '.join(SPLIT_DIRS)}")
 
+  ignored = collections.Counter()
   split_dirs = _split_folders(root)
   # Every split's files, relative to root, with their class names.
   entries: dict[str, list[tuple[str, Optional[str]]]] = {}
   if split_dirs:
     for name, sub in split_dirs.items():
-      rels = find_audio_files(os.path.join(root, sub))
+      rels = find_audio_files(os.path.join(root, sub), ignored)
       entries[name] = [(os.path.join(sub, r), class_of(r)) for r in rels]
     total = sum(len(v) for v in entries.values())
   else:
     _check_fractions(valid_fraction, test_fraction)
-    rels = find_audio_files(root)
+    rels = find_audio_files(root, ignored)
     total = len(rels)
     entries = {s: [] for s in SPLIT_DIRS}
     for r in rels:
       entries[hash_split(r, valid_fraction, test_fraction)].append(
           (r, class_of(r)))
   if total == 0:
+    others = (f" (only {sum(ignored.values())} files of other types: "
+              f"{', '.join(sorted(ignored))})" if ignored else "")
     raise ValueError(
         f"no audio files ({', '.join(audio_io.AUDIO_EXTENSIONS)}) found under "
-        f"--config.data.path={root!r}; add audio files or fix the path")
+        f"--config.data.path={root!r}{others}; add audio files or fix the "
+        "path")
 
   found = sorted({c for v in entries.values() for _, c in v if c is not None})
   if class_names:
@@ -227,10 +328,24 @@ def load_folder(root: str, split: str, *, valid_fraction: float = 0.1,
   labels = np.array([index.get(c, -1) if c is not None else -1
                      for _, c in chosen], np.int32)
   start = time.time()
-  waves = _load_waveforms([os.path.join(root, r) for r in rels], num_threads,
-                          num_samples)
-  logging.info("loaded %d %s files from %s in %.1fs", len(rels), split, root,
-               time.time() - start)
+  report = LoadReport(num_samples, audio_io.SAMPLE_RATE)
+  report.ignored = ignored
+  waves, keep = _load_waveforms([os.path.join(root, r) for r in rels],
+                                num_threads, num_samples, on_bad_file, report)
+  if len(keep) < len(rels):
+    rels = [rels[i] for i in keep]
+    labels = labels[keep]
+  if not rels:
+    raise ValueError(
+        f"every {split!r} file under {root!r} is unreadable (first: "
+        f"{report.skipped[0]}); fix or replace the files")
+  unlabelled = int((labels < 0).sum())
+  logging.info("loaded %d %s files from %s in %.1fs%s", len(rels), split, root,
+               time.time() - start,
+               f" ({unlabelled} without a class in their name or folder: "
+               "unlabelled)" if unlabelled else "")
+  if report.summary():
+    logging.warning("data %s (%s): %s", split, root, report.summary())
   return AudioSet(waveforms=waves, labels=labels, class_names=names,
                   extra_labels={}, extra_class_names={}, files=tuple(rels))
 
@@ -244,4 +359,5 @@ def load(data_config: ml_collections.ConfigDict, split: str) -> AudioSet:
       test_fraction=float(cfg.get("test_fraction", 0.1)),
       class_names=parse_class_names(str(cfg.get("class_names", ""))),
       num_threads=int(cfg.get("num_threads", 0)),
-      num_samples=int(data_config.get("num_samples", audio_io.NUM_SAMPLES)))
+      num_samples=int(data_config.get("num_samples", audio_io.NUM_SAMPLES)),
+      on_bad_file=str(cfg.get("on_bad_file", "error")))

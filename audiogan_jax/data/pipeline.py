@@ -19,7 +19,7 @@ import hashlib
 import json
 import os
 import time
-from typing import Iterator, Mapping, Optional
+from typing import Iterator, Mapping, Optional, Sequence
 
 from absl import logging
 import jax
@@ -80,6 +80,30 @@ def select_labelled(labels: np.ndarray, fraction: float, seed: int) -> np.ndarra
     members = known[labels[known] == c]
     mask[rng.choice(members, size=int(q), replace=False)] = True
   return mask
+
+
+def check_every_class_labelled(true: np.ndarray, mask: np.ndarray,
+                               class_names: Sequence[str], fraction: float,
+                               flag: str = "--config.data.") -> None:
+  """A class with training clips but no labelled one is a one-line error.
+
+  C (and a conditional G) would never see that class labelled, so its
+  accuracy on it is zero by construction; the fix is a larger fraction.
+  """
+  present = np.unique(true[true >= 0])
+  labelled = np.unique(true[mask & (true >= 0)])
+  missing = [int(c) for c in present if c not in labelled]
+  if not missing:
+    return
+  names = ", ".join(repr(class_names[c]) if c < len(class_names) else str(c)
+                    for c in missing[:5])
+  more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+  need = int(np.ceil(len(present) / max(len(true), 1) * 1000)) / 1000
+  raise ValueError(
+      f"{flag}labelled_fraction={fraction:g} labels {int(mask.sum())} of "
+      f"{len(true)} training clips and leaves class{'es' if len(missing) > 1 else ''} "
+      f"{names}{more} with none; raise it to at least {need:g} (one labelled "
+      "clip per class)")
 
 
 @dataclasses.dataclass
@@ -186,8 +210,9 @@ def load_split(data_config: Config, split: str,
   true = np.asarray(audio.labels, np.int32)
   labels = true
   if split == "train":
-    mask = select_labelled(true, float(data_config.labelled_fraction),
-                           int(data_config.seed))
+    fraction = float(data_config.labelled_fraction)
+    mask = select_labelled(true, fraction, int(data_config.seed))
+    check_every_class_labelled(true, mask, audio.class_names, fraction)
     labels = np.where(mask, true, -1).astype(np.int32)
   return Split(waveforms=audio.waveforms, spectrograms=specs, labels=labels,
                true_labels=true, audio=audio)
@@ -375,6 +400,8 @@ def _load_guided_dataset(data_config: Config, cache_dir: Optional[str],
         f"the guidance source {description} yields no labelled example "
         f"({len(g_audio)} clips): check {_GUIDANCE_FLAG}label and raise "
         f"{_GUIDANCE_FLAG}labelled_fraction")
+  check_every_class_labelled(g_true, mask, g_audio.class_names,
+                             float(guide.labelled_fraction), _GUIDANCE_FLAG)
   if float(data_config.labelled_fraction) < 1.0:
     logging.info("guidance from %s: --config.data.labelled_fraction=%g does "
                  "not apply; every main clip is unlabelled", description,

@@ -121,6 +121,7 @@ def default_data_config() -> ml_collections.ConfigDict:
   c.folder.test_fraction = 0.1
   c.folder.class_names = ""       # comma-separated; "" infers from the files
   c.folder.num_threads = 0        # file-reading threads; 0 picks from the CPUs
+  c.folder.on_bad_file = "error"  # error: stop at an unreadable file; skip
 
   c.tfds = ml_collections.ConfigDict()
   c.tfds.name = "sc09"            # sc09 | nsynth

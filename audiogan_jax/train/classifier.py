@@ -62,7 +62,7 @@ Config = ml_collections.ConfigDict
 PyTree = Any
 
 FORMAT = "audiogan_jax.classifier"
-VERSION = 1
+VERSION = 2  # 2: with a checksum (see export.write_msgpack)
 
 # The stream id of the classifier's batches in pipeline.IndexSampler.
 _STREAM_ID = 21

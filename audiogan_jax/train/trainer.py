@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
 import itertools
 import json
 import os
+import shutil
+import signal
+import threading
 import time
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 from absl import logging
 import jax
@@ -90,6 +94,19 @@ def prefetch_to_mesh(iterator, mesh, size: int = 2):
 
 _STEP_CACHE: dict = {}
 
+# The train step's metric that says every loss and parameter is finite; a
+# NaN or Inf gradient reaches the parameters through Adam, so this catches
+# those too. Not logged.
+FINITE = "all_finite"
+
+
+def all_finite(*trees) -> jax.Array:
+  """Whether every floating-point value in ``trees`` is finite (a bool)."""
+  leaves = [jnp.all(jnp.isfinite(x)) for t in trees
+            for x in jax.tree.leaves(t)
+            if jnp.issubdtype(jnp.asarray(x).dtype, jnp.floating)]
+  return jnp.all(jnp.stack(leaves)) if leaves else jnp.bool_(True)
+
 
 def make_train_step(family, config: Config, mesh):
   """The jitted iteration ``(state, batch, base_key) -> (state, metrics)``.
@@ -113,7 +130,8 @@ def make_train_step(family, config: Config, mesh):
 
   def step(state, batch, base_key):
     key = jax.random.fold_in(base_key, state.step)
-    return family.train_iteration(state, batch, key, config=config)
+    state, metrics = family.train_iteration(state, batch, key, config=config)
+    return state, {**metrics, FINITE: all_finite(metrics, state.params)}
 
   fn = jax.jit(step, in_shardings=(rep, bsh, rep), out_shardings=(rep, rep),
                donate_argnums=(0,))
@@ -181,8 +199,179 @@ def write_samples(directory: str, specs: np.ndarray, waves: np.ndarray,
                        sample_rate)
 
 
-def train_and_evaluate(config: Config, workdir: str) -> Any:
-  """Trains the model the config names in ``workdir``; resumes if possible."""
+class TrainingInterrupted(Exception):
+  """SIGTERM or SIGINT stopped training after a checkpoint was saved."""
+
+  def __init__(self, signum: int, step: int, directory: str):
+    self.signum, self.step = signum, step
+    name = signal.Signals(signum).name
+    super().__init__(f"stopped by {name} at step {step}; the checkpoint is "
+                     f"saved in {directory}: rerun the same command to resume")
+
+
+class NonFiniteError(FloatingPointError):
+  """A loss or parameter became NaN or Inf."""
+
+
+class _StopSignals:
+  """SIGTERM / SIGINT ask the loop to checkpoint and stop (preemption).
+
+  A second SIGINT stops at once (KeyboardInterrupt). Handlers are only
+  installed from the main thread, and the previous ones come back on exit.
+  """
+
+  SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+  def __init__(self):
+    self.signum: Optional[int] = None
+    self._previous: dict = {}
+
+  def __enter__(self):
+    if threading.current_thread() is threading.main_thread():
+      for s in self.SIGNALS:
+        self._previous[s] = signal.signal(s, self._handle)
+    return self
+
+  def _handle(self, signum, frame):  # pylint: disable=unused-argument
+    if self.signum is not None and signum == signal.SIGINT:
+      raise KeyboardInterrupt
+    self.signum = signum
+    logging.warning("received %s: saving a checkpoint after this iteration, "
+                    "then stopping (SIGINT again stops at once)",
+                    signal.Signals(signum).name)
+
+  def __exit__(self, *exc):
+    for s, h in self._previous.items():
+      signal.signal(s, h)
+    self._previous.clear()
+    return False
+
+  def agreed(self) -> Optional[int]:
+    """The signal, if any process got one (every process must call this)."""
+    if jax.process_count() == 1:
+      return self.signum
+    from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+    got = multihost_utils.process_allgather(np.int32(self.signum or 0))
+    return int(np.max(got)) or None
+
+
+# What defines a run: a workdir's checkpoints only make sense with the same
+# model, losses and data. train.*, optim.* and eval.* may change on resume
+# (a longer run, other learning rates, a new seed after a NaN).
+_IDENTITY_SECTIONS = ("model", "loss", "data")
+_IDENTITY_IGNORED = ("data.cache_dir", "data.folder.num_threads",
+                     "data.folder.on_bad_file", "data.tfds.download",
+                     "data.guidance.folder.num_threads",
+                     "data.guidance.folder.on_bad_file",
+                     "data.guidance.tfds.download",
+                     "model.norm_mean", "model.norm_std")
+
+
+def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
+  if isinstance(tree, dict):
+    out = {}
+    for k, v in tree.items():
+      out.update(_flat(v, f"{prefix}{k}."))
+    return out
+  return {prefix[:-1]: tree}
+
+
+def config_differences(old: dict, new: dict) -> list[str]:
+  """'key: old -> new' for the identity keys that differ (see above)."""
+  a = {k: v for k, v in _flat(old).items()
+       if k.split(".")[0] in _IDENTITY_SECTIONS}
+  b = {k: v for k, v in _flat(new).items()
+       if k.split(".")[0] in _IDENTITY_SECTIONS}
+  out = []
+  for k in sorted(set(a) | set(b)):
+    if k in _IDENTITY_IGNORED or a.get(k) == b.get(k):
+      continue
+    out.append(f"{k}: {a.get(k, '(absent)')!r} -> {b.get(k, '(absent)')!r}")
+  return out
+
+
+def check_workdir(workdir: str, config: Config, overwrite: bool) -> None:
+  """Refuses a workdir whose checkpoints come from another model or data.
+
+  With ``overwrite`` the previous run's files are moved to
+  ``workdir/previous/<time>/`` (nothing is deleted) and training starts
+  afresh. The data cache stays: it is keyed by the data config.
+  """
+  path = os.path.join(workdir, "config.json")
+  ckpt_dir = os.path.join(workdir, "checkpoints")
+  has_ckpt = os.path.isdir(ckpt_dir) and any(
+      n.isdigit() for n in os.listdir(ckpt_dir))
+  if not has_ckpt:
+    return
+  diffs = []
+  try:
+    with open(path) as f:
+      old = json.load(f)
+  except (OSError, ValueError):
+    old = None
+  new = json.loads(config.to_json())
+  if old is None:
+    diffs = ["config.json is missing or unreadable"]
+  else:
+    diffs = config_differences(old, new)
+  if not diffs:
+    return
+  if not overwrite:
+    more = f" and {len(diffs) - 3} more" if len(diffs) > 3 else ""
+    raise ValueError(
+        f"--workdir={workdir} holds checkpoints of a different run "
+        f"({'; '.join(diffs[:3])}{more}); use another --workdir, or pass "
+        "--overwrite to move its files to "
+        f"{os.path.join(workdir, 'previous')}/ and start afresh")
+  if jax.process_index() != 0:
+    return
+  dest = os.path.join(workdir, "previous", time.strftime("%Y%m%d-%H%M%S"))
+  os.makedirs(dest, exist_ok=True)
+  for name in os.listdir(workdir):
+    if name in ("previous", "cache"):
+      continue
+    shutil.move(os.path.join(workdir, name), os.path.join(dest, name))
+  logging.warning("--overwrite: moved the previous run in %s to %s (%s)",
+                  workdir, dest, "; ".join(diffs[:3]))
+
+
+@contextlib.contextmanager
+def _closed_on_error(ckpt: ckpt_lib.Checkpointer) -> Iterator[None]:
+  """On an error, lets pending saves finish (they were of good states)."""
+  try:
+    yield
+  except BaseException:
+    try:
+      ckpt.close()
+    except Exception as e:  # pylint: disable=broad-except
+      logging.error("while stopping: %s", e)
+    raise
+
+
+def rng_streams(config: Config, rollbacks: int) -> tuple[int, Any]:
+  """(data seed, base key) for ``train.rng_offset`` + automatic rollbacks.
+
+  Offset 0 gives the run's own numbers; any other offset different batch
+  order and different noise, the same initial state.
+  """
+  seed = int(config.train.seed)
+  offset = int(config.train.get("rng_offset", 0)) + int(rollbacks)
+  key = jax.random.key(seed + 1)
+  if offset == 0:
+    return seed, key
+  return seed + 1_000_003 * offset, jax.random.fold_in(key, offset)
+
+
+def train_and_evaluate(config: Config, workdir: str,
+                       overwrite: bool = False) -> Any:
+  """Trains the model the config names in ``workdir``; resumes if possible.
+
+  Resumes from the newest readable checkpoint. A workdir holding another
+  run's checkpoints is refused unless ``overwrite``. Raises
+  :class:`TrainingInterrupted` after SIGTERM/SIGINT (a checkpoint saved),
+  :class:`NonFiniteError` when a loss or parameter stops being finite and
+  ``train.nonfinite_rollbacks`` are used up (the last good checkpoint kept).
+  """
   workdir = os.path.abspath(workdir)
   os.makedirs(workdir, exist_ok=True)
   family = gans.get_family(str(config.model.family))
@@ -206,6 +395,7 @@ def train_and_evaluate(config: Config, workdir: str) -> Any:
                                   spectrograms="spectrogram" in fields)
   logging.info("data: %s", dataset.summary())
   config = resolve_config(config, dataset, family)
+  check_workdir(workdir, config, overwrite)
   if jax.process_index() == 0:
     with open(os.path.join(workdir, "config.json"), "w") as f:
       f.write(config.to_json(indent=2))
@@ -216,18 +406,19 @@ def train_and_evaluate(config: Config, workdir: str) -> Any:
                 indent=2)
 
   state = init_state(family, config, mesh)
+  abstract_state = ckpt_lib.abstract_like(state)
   ckpt = ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints"),
                                int(tc.keep_checkpoints))
+  rollbacks = 0
   if ckpt.latest_step() is not None:
-    state, _ = ckpt.restore(ckpt_lib.abstract_like(state))
+    state, meta, _ = ckpt.restore_newest_readable(abstract_state)
+    rollbacks = int(meta.get("rollbacks", 0))
     logging.info("resumed from checkpoint at step %d", int(state.step))
   start = int(jax.device_get(state.step))
   num_steps = int(tc.num_steps)
   k = family.steps_per_iteration(config)
 
   train_step = make_train_step(family, config, mesh)
-  base_key = jax.device_put(jax.random.key(int(tc.seed) + 1),
-                            sharding.replicated(mesh))
   gen_fn = jax.jit(functools.partial(family.generate, config))
   z_fixed, y_fixed = sample_inputs(family, config, int(tc.num_samples),
                                    int(tc.seed) + 2)
@@ -315,53 +506,120 @@ def train_and_evaluate(config: Config, workdir: str) -> Any:
 
   def save(step: int, force: bool = False) -> None:
     ckpt.save(step, state, {"step": step, "data_position": step,
-                            "model": str(config.model.family)}, force=force)
+                            "model": str(config.model.family),
+                            "rollbacks": rollbacks,
+                            "rng_offset": int(tc.get("rng_offset", 0))},
+              force=force)
 
   writer = writer_lib.MetricWriter(workdir)
   streams = family.streams(config)
   examples_per_iter = int(tc.batch_size) * k * len(streams)
+  check_every = max(1, int(tc.get("check_finite_every", 10)))
+  max_rollbacks = int(tc.get("nonfinite_rollbacks", 0))
+  multi = jax.process_count() > 1
+
+  def batches(first: int):
+    data_seed, key = rng_streams(config, rollbacks)
+    it = prefetch_to_mesh(
+        pipeline.make_iterator(dataset, streams,
+                               global_batch=int(tc.batch_size),
+                               steps_per_iteration=k, seed=data_seed,
+                               start_iteration=first, fields=fields),
+        mesh, int(tc.get("prefetch_to_device", 2)))
+    return it, jax.device_put(key, sharding.replicated(mesh))
+
+  # Iterations whose finiteness flag has not been read yet: reading forces
+  # the host to wait for the device, so it happens every check_every
+  # iterations and before anything uses the state (checkpoint, samples,
+  # evaluation, logging).
+  pending: list = []
+
+  def first_non_finite() -> Optional[int]:
+    flags = jax.device_get([f for _, f in pending])
+    steps = [d for d, _ in pending]
+    pending.clear()
+    bad = [d for d, ok in zip(steps, flags) if not bool(ok)]
+    return bad[0] if bad else None
+
   if start >= num_steps:
     logging.info("already trained for %d steps (train.num_steps=%d)", start,
                  num_steps)
   else:
-    it = prefetch_to_mesh(
-        pipeline.make_iterator(dataset, streams,
-                               global_batch=int(tc.batch_size),
-                               steps_per_iteration=k, seed=int(tc.seed),
-                               start_iteration=start, fields=fields),
-        mesh, int(tc.get("prefetch_to_device", 2)))
-    progress = writer_lib.Progress(num_steps, start)
-    t_compile = time.perf_counter()
-    metrics = None
-    for step in range(start, num_steps):
-      batch = next(it)
-      state, metrics = train_step(state, batch, base_key)
-      done = step + 1
-      if step == start:
-        jax.block_until_ready(metrics)
-        logging.info("first iteration (with compilation) took %.1fs",
-                     time.perf_counter() - t_compile)
-        progress = writer_lib.Progress(num_steps, done)
-      if done % int(tc.log_every) == 0 or done == num_steps:
-        values = {f"train/{n}": float(v)
-                  for n, v in jax.device_get(metrics).items()}
-        bad = [n for n, v in values.items() if not np.isfinite(v)]
-        if bad:
-          raise FloatingPointError(
-              f"non-finite {', '.join(bad)} at step {done}; the last "
-              f"checkpoint in {ckpt.directory} is intact. Lower the learning "
-              "rates or change --config.train.seed and resume")
-        rates = progress.update(done, examples_per_iter, values)
-        writer.scalars(done, {**values, **rates})
-      if int(tc.sample_every) and done % int(tc.sample_every) == 0:
-        samples(done)
-      if eval_every and (done % eval_every == 0 or done == num_steps):
-        evaluate(done)
-      if score_every and (done % score_every == 0 or done == num_steps):
-        score(done)
-      if done % int(tc.checkpoint_every) == 0 or done == num_steps:
-        save(done)
-    progress.close()
+    with _StopSignals() as stop, _closed_on_error(ckpt):
+      it, base_key = batches(start)
+      progress = writer_lib.Progress(num_steps, start)
+      t_compile = time.perf_counter()
+      step, first = start, start
+      while step < num_steps:
+        batch = next(it)
+        state, metrics = train_step(state, batch, base_key)
+        metrics = dict(metrics)
+        pending.append((step + 1, metrics.pop(FINITE)))
+        done = step + 1
+        if step == first:
+          jax.block_until_ready(metrics)
+          logging.info("first iteration (with compilation) took %.1fs",
+                       time.perf_counter() - t_compile)
+          progress = writer_lib.Progress(num_steps, done)
+        do_log = done % int(tc.log_every) == 0 or done == num_steps
+        do_samples = bool(int(tc.sample_every)) and (
+            done % int(tc.sample_every) == 0)
+        do_eval = bool(eval_every) and (done % eval_every == 0
+                                        or done == num_steps)
+        do_score = bool(score_every) and (done % score_every == 0
+                                          or done == num_steps)
+        do_save = done % int(tc.checkpoint_every) == 0 or done == num_steps
+        check = done % check_every == 0
+        signum = (stop.agreed() if check else None) if multi else stop.signum
+        if (check or do_log or do_samples or do_eval or do_score or do_save
+            or signum):
+          bad = first_non_finite()
+          if bad is not None:
+            ckpt.wait()
+            good = ckpt.latest_step()
+            what = (f"checkpoint step {good} in {ckpt.directory}" if good
+                    is not None else "initial state (no checkpoint yet)")
+            if rollbacks >= max_rollbacks:
+              hint = (f"rerun with --config.train.rng_offset="
+                      f"{int(tc.get('rng_offset', 0)) + rollbacks + 1} to "
+                      "continue from it with other random numbers (or "
+                      "--config.train.nonfinite_rollbacks=N to do so "
+                      "automatically), or lower the learning rates")
+              raise NonFiniteError(
+                  f"a loss or parameter became NaN/Inf at step {bad}; the "
+                  f"last good {what} is kept: {hint}")
+            rollbacks += 1
+            if good is None:
+              state, step = init_state(family, config, mesh), 0
+            else:
+              state, _, step = ckpt.restore_newest_readable(abstract_state)
+            logging.warning(
+                "a loss or parameter became NaN/Inf at step %d: rolled back "
+                "to step %d with other random numbers (rollback %d of %d)",
+                bad, step, rollbacks, max_rollbacks)
+            it, base_key = batches(step)
+            first = step
+            continue
+        if do_log:
+          values = {f"train/{n}": float(v)
+                    for n, v in jax.device_get(metrics).items()}
+          rates = progress.update(done, examples_per_iter, values)
+          writer.scalars(done, {**values, **rates})
+        if do_samples:
+          samples(done)
+        if do_eval:
+          evaluate(done)
+        if do_score:
+          score(done)
+        if do_save:
+          save(done)
+        step = done
+        if signum:
+          save(done, force=True)
+          ckpt.wait()
+          writer.close()
+          raise TrainingInterrupted(signum, done, ckpt.directory)
+      progress.close()
   final = int(jax.device_get(state.step))
   if int(tc.sample_every) and not os.path.isdir(
       os.path.join(workdir, "samples", f"step_{final:07d}")):
