@@ -108,14 +108,6 @@ def test_unsupervised_model_trains(tmp_path):
   assert "embed" not in state.params["d"]      # plain D, no projection
 
 
-def test_eight_simulated_devices_match_one():
-  proc = subprocess.run([sys.executable,
-                         os.path.join(ROOT, "tests", "multidevice_check.py")],
-                        capture_output=True, text=True, env=ENV, timeout=900)
-  assert proc.returncode == 0, proc.stdout + proc.stderr
-  assert "OK 1 vs 8 devices" in proc.stdout
-
-
 def test_export_then_generate_in_a_fresh_process(trained, tmp_path):
   workdir, _ = trained
   gen_file = str(tmp_path / "g.msgpack")

@@ -1,4 +1,10 @@
-"""Tiny configs of the real models on synthetic data, for the tests."""
+"""Tiny configs of the real models on synthetic data, for the tests.
+
+They keep the k discriminator updates in one ``lax.scan`` body
+(``train.unroll_d_steps=False``): the same updates as the unrolled default,
+and on these sizes 10-20 % quicker to compile, which is most of the suite's
+time (the unrolled form is what test_bench measures).
+"""
 
 import os
 
@@ -18,10 +24,8 @@ def tiny_config(conditional: bool = True):
   c.data.synthetic.num_test = 16
   c.train.update(dict(batch_size=4, num_steps=4, ema_decay=0.9, ema_start=0,
                       log_every=1, checkpoint_every=2, sample_every=0,
-                      num_samples=4))
+                      num_samples=4, unroll_d_steps=False))
   return c
-
-
 
 
 def tiny_gaae_config():
@@ -35,7 +39,8 @@ def tiny_gaae_config():
   c.data.synthetic.num_test = 16
   c.train.update(dict(batch_size=4, num_steps=4, ema_decay=0.9, ema_start=0,
                       log_every=1, checkpoint_every=2, sample_every=0,
-                      num_samples=4, eval_every=2, eval_batch_size=8))
+                      num_samples=4, eval_every=2, eval_batch_size=8,
+                      unroll_d_steps=False))
   return c
 
 
@@ -50,7 +55,8 @@ def tiny_ggan_config():
   c.data.synthetic.num_test = 16
   c.train.update(dict(batch_size=4, num_steps=4, ema_decay=0.9, ema_start=0,
                       log_every=1, checkpoint_every=2, sample_every=0,
-                      num_samples=4, eval_every=2, eval_batch_size=8))
+                      num_samples=4, eval_every=2, eval_batch_size=8,
+                      unroll_d_steps=False))
   return c
 
 
@@ -63,7 +69,8 @@ def tiny_wavegan_config(family: str = "wavegan", conditioning: str = "none",
   c.data.synthetic.num_valid = 8
   c.data.synthetic.num_test = 16
   c.train.update(dict(batch_size=4, num_steps=3, d_steps=2, log_every=1,
-                      checkpoint_every=3, sample_every=0, num_samples=4))
+                      checkpoint_every=3, sample_every=0, num_samples=4,
+                      unroll_d_steps=False))
   return c
 
 
