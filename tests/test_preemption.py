@@ -66,11 +66,11 @@ def _last_step(workdir):
   return -1
 
 
-def _run(config_path, workdir, kill_at=None, sig=signal.SIGKILL):
+def _run(config_path, workdir, kill_at=None, sig=signal.SIGKILL, args=()):
   """audiogan-train; with ``kill_at``, sent ``sig`` once that step is logged."""
   proc = subprocess.Popen(
       [sys.executable, "-m", "audiogan_jax.cli.train",
-       f"--config={config_path}", f"--workdir={workdir}"],
+       f"--config={config_path}", f"--workdir={workdir}", *args],
       cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
       text=True)
   start = _last_step(workdir)
@@ -139,4 +139,13 @@ def test_sigterm_and_sigint_save_exit_cleanly_and_resume(reference, tmp_path):
     assert max(int(s) for s in os.listdir(ckpt_dir) if s.isdigit()) == step
   code, err, _ = _run(config_path, workdir)
   assert code == 0, err[-2000:]
+  _compare(reference, workdir)
+  # The same workdir with other data is refused (the error is the last
+  # line, after the start-up log) and left untouched.
+  code, err, _ = _run(config_path, workdir, args=["--config.data.seed=3"])
+  assert code == 2
+  assert err.strip().splitlines()[-1].startswith(
+      f"audiogan-train: error: --workdir={workdir} holds checkpoints of a "
+      "different run (data.seed: 0 -> 3)")
+  assert "Traceback" not in err
   _compare(reference, workdir)

@@ -29,6 +29,15 @@ def _config(steps=4):
   return c
 
 
+def _training_error(error, config, workdir, **kwargs):
+  """The one-line message of the ``error`` training raises."""
+  with pytest.raises(error) as e:
+    trainer.train_and_evaluate(config, workdir, **kwargs)
+  msg = str(e.value)
+  assert "\n" not in msg, msg
+  return msg
+
+
 def _steps(workdir):
   d = os.path.join(workdir, "checkpoints")
   return sorted(int(n) for n in os.listdir(d) if n.isdigit())
@@ -71,10 +80,7 @@ def poisoned(monkeypatch):
 def test_nan_stops_within_n_steps_and_keeps_the_last_good_checkpoint(
     tmp_path, poisoned):
   workdir = str(tmp_path)
-  with pytest.raises(trainer.NonFiniteError) as e:
-    trainer.train_and_evaluate(_config(), workdir)
-  msg = str(e.value)
-  assert "\n" not in msg
+  msg = _training_error(trainer.NonFiniteError, _config(), workdir)
   assert "became NaN/Inf at step 3" in msg
   assert "the last good checkpoint step 2" in msg
   assert "--config.train.rng_offset=1" in msg
@@ -133,10 +139,8 @@ def test_no_readable_checkpoint_is_a_one_line_error(tmp_path):
   workdir = str(tmp_path)
   trainer.train_and_evaluate(_config(steps=2), workdir)
   shutil.rmtree(os.path.join(workdir, "checkpoints", "2", "state"))
-  with pytest.raises(errors.CheckpointError) as e:
-    trainer.train_and_evaluate(_config(), workdir)
-  msg = str(e.value)
-  assert "\n" not in msg and "no checkpoint in" in msg
+  msg = _training_error(errors.CheckpointError, _config(), workdir)
+  assert "no checkpoint in" in msg
   assert "move the folder away to start afresh" in msg
 
 
@@ -154,10 +158,7 @@ def test_failed_save_is_a_clear_error_and_keeps_the_older_checkpoints(
 
   monkeypatch.setattr(handlers.StandardCheckpointHandler, "async_save",
                       disk_full)
-  with pytest.raises(errors.CheckpointError) as e:
-    trainer.train_and_evaluate(_config(steps=6), workdir)
-  msg = str(e.value)
-  assert "\n" not in msg
+  msg = _training_error(errors.CheckpointError, _config(steps=6), workdir)
   assert "cannot write checkpoint step 4" in msg
   assert "No space left on device" in msg
   assert "free disk space or fix the folder's permissions" in msg
@@ -172,10 +173,7 @@ def test_workdir_of_another_run_is_refused_unless_overwrite(tmp_path):
   trainer.train_and_evaluate(_config(steps=2), workdir)
   other = _config(steps=2)
   other.data.seed = 5
-  with pytest.raises(ValueError) as e:
-    trainer.train_and_evaluate(other, workdir)
-  msg = str(e.value)
-  assert "\n" not in msg
+  msg = _training_error(ValueError, other, workdir)
   assert f"--workdir={workdir} holds checkpoints of a different run" in msg
   assert "data.seed: 0 -> 5" in msg and "pass --overwrite" in msg
   # Changing train.* (a longer run) is a resume, not another run.

@@ -150,7 +150,7 @@ def test_generate_rejects_a_file_that_is_not_a_generator(tmp_path):
 
 @pytest.mark.parametrize("args,message", [
     (["--config=configs/demo.py", "--config.train.bogus=1"],
-     "unknown config key 'bogus'"),
+     "unknown config key 'bogus' (--config.train.bogus)"),
     (["--config=configs/nope.py"], "cannot load --config"),
     (["--config=configs/demo.py", "--config.train.batch_size=abc"],
      "--config.train.batch_size=abc"),

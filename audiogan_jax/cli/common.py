@@ -93,8 +93,12 @@ def run_app(main: Callable, prog: str) -> None:
     text = " ".join(lines)
     if isinstance(e, AttributeError):
       key = text.strip("\"'")
-      text = (f"unknown config key '{key}' in a --config.* override; see the "
-              "config file for the valid keys")
+      flag = next((a.split("=", 1)[0] for a in sys.argv[1:]
+                   if a.startswith("--config.")
+                   and key in a.split("=", 1)[0].split(".")), "")
+      where = f" ({flag})" if flag else " in a --config.* override"
+      text = (f"unknown config key '{key}'{where}; see the config file for "
+              "the valid keys")
     elif isinstance(e, OSError) and lines:
       text = f"cannot load --config: {lines[-1]}"
     print(f"{prog}: error: {text[:300]}", file=sys.stderr)
