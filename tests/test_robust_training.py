@@ -283,3 +283,13 @@ def test_tampered_classifier_file(tmp_path):
   msg = _load_error(path, classifier_lib.load_classifier,
                     classifier_lib.ClassifierFormatError)
   assert "damaged or modified audiogan_jax classifier file" in msg
+
+
+def test_identity_keys_compared_are_those_both_configs_have():
+  old = {"model": {"ch": 1, "gone": 0}, "data": {"seed": 0, "cache_dir": "a"},
+         "train": {"num_steps": 4}}
+  new = {"model": {"ch": 2, "added": 3}, "data": {"seed": 0, "cache_dir": "b"},
+         "train": {"num_steps": 8}, "optim": {"g_lr": 1.0}}
+  # Keys added or removed by another audiogan_jax version, the cache folder
+  # and train.* never count; a changed width does.
+  assert trainer.config_differences(old, new) == ["model.ch: 1 -> 2"]

@@ -277,17 +277,17 @@ def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def config_differences(old: dict, new: dict) -> list[str]:
-  """'key: old -> new' for the identity keys that differ (see above)."""
+  """'key: old -> new' for the identity keys that differ (see above).
+
+  Only keys both configs have are compared, so a workdir written by an
+  older audiogan_jax (without keys added since) still resumes.
+  """
   a = {k: v for k, v in _flat(old).items()
        if k.split(".")[0] in _IDENTITY_SECTIONS}
   b = {k: v for k, v in _flat(new).items()
        if k.split(".")[0] in _IDENTITY_SECTIONS}
-  out = []
-  for k in sorted(set(a) | set(b)):
-    if k in _IDENTITY_IGNORED or a.get(k) == b.get(k):
-      continue
-    out.append(f"{k}: {a.get(k, '(absent)')!r} -> {b.get(k, '(absent)')!r}")
-  return out
+  return [f"{k}: {a[k]!r} -> {b[k]!r}" for k in sorted(set(a) & set(b))
+          if k not in _IDENTITY_IGNORED and a[k] != b[k]]
 
 
 def check_workdir(workdir: str, config: Config, overwrite: bool) -> None:
