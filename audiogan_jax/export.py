@@ -187,6 +187,18 @@ def _read(path: str, kind: str) -> dict[str, Any]:
   return model
 
 
+def _abstract_state(family, config: ml_collections.ConfigDict) -> Any:
+  """Shape/dtype structs of ``family.init_state(config, key)``, no compute."""
+  return jax.eval_shape(lambda k: family.init_state(config, k),
+                        jax.random.key(0))
+
+
+def _shapes(tree: Any) -> dict[str, tuple[int, ...]]:
+  """{key path: shape} of every array of ``tree``."""
+  return {jax.tree_util.keystr(k): tuple(np.shape(v)) for k, v in
+          jax.tree_util.tree_flatten_with_path(tree)[0]}
+
+
 @functools.lru_cache(maxsize=16)
 def _expected_shapes(what: str, config_json: str) -> tuple[dict, dict]:
   """{path: shape} of the params and stats the config's networks have."""
@@ -194,15 +206,12 @@ def _expected_shapes(what: str, config_json: str) -> tuple[dict, dict]:
   from audiogan_jax.gans import common as gan_common  # pylint: disable=g-import-not-at-top
   config = ml_collections.ConfigDict(json.loads(config_json))
   family = gans.get_family(str(config.model.family))
-  state = jax.eval_shape(lambda k: family.init_state(config, k),
-                         jax.random.key(0))
+  state = _abstract_state(family, config)
   if what == "generator":
     params, stats = gan_common.generator_variables(family, state)
   else:
     params, stats = encoder_variables(family, state)
-  flat = lambda t: {jax.tree_util.keystr(k): tuple(v.shape) for k, v in
-                    jax.tree_util.tree_flatten_with_path(t)[0]}
-  return flat(params), flat(stats)
+  return _shapes(params), _shapes(stats)
 
 
 def _check_shapes(path: str, what: str, model: dict[str, Any]) -> None:
@@ -217,8 +226,7 @@ def _check_shapes(path: str, what: str, model: dict[str, Any]) -> None:
                             f"({reason}); export it again") from None
   for name, have_tree, want in (("params", model["params"], want_p),
                                 ("batch_stats", model["batch_stats"], want_s)):
-    have = {jax.tree_util.keystr(k): tuple(np.shape(v)) for k, v in
-            jax.tree_util.tree_flatten_with_path(have_tree)[0]}
+    have = _shapes(have_tree)
     for key in sorted(set(want) | set(have)):
       if have.get(key) != want.get(key):
         raise ExportFormatError(
@@ -444,8 +452,7 @@ def restore_workdir(workdir: str, step: Optional[int] = None) -> Restored:
     dev = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
     abstract = jax.tree.map(
         lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=dev),
-        jax.eval_shape(lambda k: family.init_state(config, k),
-                       jax.random.key(0)))
+        _abstract_state(family, config))
     state, _ = ckpt.restore(abstract, step)
   finally:
     ckpt.close()

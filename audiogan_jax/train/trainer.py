@@ -15,6 +15,7 @@ import time
 from typing import Any, Iterator, Optional
 
 from absl import logging
+from flax import traverse_util
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -267,13 +268,12 @@ _IDENTITY_IGNORED = ("data.cache_dir", "data.folder.num_threads",
                      "model.norm_mean", "model.norm_std")
 
 
-def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
-  if isinstance(tree, dict):
-    out = {}
-    for k, v in tree.items():
-      out.update(_flat(v, f"{prefix}{k}."))
-    return out
-  return {prefix[:-1]: tree}
+def _identity_keys(config: dict) -> dict[str, Any]:
+  """The config's identity values by dotted key (see above)."""
+  flat = traverse_util.flatten_dict(config, sep=".")
+  return {k: v for k, v in flat.items()
+          if k.split(".")[0] in _IDENTITY_SECTIONS
+          and k not in _IDENTITY_IGNORED}
 
 
 def config_differences(old: dict, new: dict) -> list[str]:
@@ -282,12 +282,9 @@ def config_differences(old: dict, new: dict) -> list[str]:
   Only keys both configs have are compared, so a workdir written by an
   older audiogan_jax (without keys added since) still resumes.
   """
-  a = {k: v for k, v in _flat(old).items()
-       if k.split(".")[0] in _IDENTITY_SECTIONS}
-  b = {k: v for k, v in _flat(new).items()
-       if k.split(".")[0] in _IDENTITY_SECTIONS}
+  a, b = _identity_keys(old), _identity_keys(new)
   return [f"{k}: {a[k]!r} -> {b[k]!r}" for k in sorted(set(a) & set(b))
-          if k not in _IDENTITY_IGNORED and a[k] != b[k]]
+          if a[k] != b[k]]
 
 
 def check_workdir(workdir: str, config: Config, overwrite: bool) -> None:
