@@ -12,6 +12,7 @@ import soundfile
 
 from audiogan_jax.audio import io
 from audiogan_jax.data import folder
+from audiogan_jax.data import notes
 from audiogan_jax.data import sources
 from audiogan_jax.data import tfds_source
 
@@ -404,3 +405,74 @@ def test_nsynth_filter_and_convert_on_fake_examples():
       .as_numpy_iterator())
   assert w.shape == (1, 16384) and w[0, :1000].min() == 1 and \
       w[0, 1000:].max() == 0
+
+
+_NSYNTH_SOURCES = ("acoustic", "electronic", "synthetic")
+
+
+def _fake_nsynth(fam, src, pitch):
+  """A tf.data dataset of fake NSynth examples (TFDS family order)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  n = len(fam)
+  audio = np.tile(np.linspace(-1, 1, 64000, dtype=np.float32), (n, 1))
+  return tf.data.Dataset.from_tensor_slices({
+      "audio": audio, "pitch": np.array(pitch, np.int64),
+      "instrument": {
+          "family": np.array([tfds_source.NSYNTH_ALL_FAMILIES.index(f)
+                              for f in fam], np.int64),
+          "source": np.array([_NSYNTH_SOURCES.index(s) for s in src],
+                             np.int64)}})
+
+
+def test_nsynth_families_and_pitches_filter_on_fake_examples():
+  fam = ["guitar", "organ", "reed", "guitar", "bass", "string", "reed"]
+  src = ["acoustic", "acoustic", "acoustic", "acoustic", "electronic",
+         "acoustic", "acoustic"]
+  pitch = [60, 24, 84, 23, 60, 85, 40]
+  names = tfds_source.NSYNTH_ALL_FAMILIES
+
+  def run(families, pitches, num_samples=16384):
+    ds = _fake_nsynth(fam, src, pitch)
+    ds = ds.filter(tfds_source.nsynth_filter_fn(
+        names, _NSYNTH_SOURCES, families, pitches=pitches))
+    ds = ds.map(tfds_source.nsynth_convert_fn(names, families, num_samples,
+                                              pitches))
+    return tfds_source.collect(ds.batch(3).as_numpy_iterator(), num_samples)
+
+  # "all" families, GANSynth's pitches: acoustic notes at MIDI 24..84 only.
+  families = tfds_source.parse_nsynth_families("all")
+  pitches = notes.parse_pitches("24-84")
+  wave, label, p = run(families, pitches, 64000)
+  assert wave.shape == (4, 64000)   # the whole 4 s note
+  np.testing.assert_array_equal(label, [names.index(f) for f in
+                                        ("guitar", "organ", "reed", "reed")])
+  np.testing.assert_array_equal(p, [36, 0, 60, 16])   # index into 24..84
+  pitch_names = tfds_source.nsynth_pitch_names(pitches)
+  assert len(pitch_names) == 61
+  assert [pitch_names[i] for i in p] == ["60", "24", "84", "40"]
+  # A family subset in the user's order, every pitch: the MIDI number.
+  families = tfds_source.parse_nsynth_families("reed, guitar")
+  _, label, p = run(families, ())
+  np.testing.assert_array_equal(label, [1, 0, 1, 0])
+  np.testing.assert_array_equal(p, [60, 84, 23, 40])
+  assert tfds_source.nsynth_pitch_names(())[84] == "84"
+  # The default is today's selection.
+  assert tfds_source.parse_nsynth_families(
+      sources.default_data_config().tfds.nsynth_families) == (
+          tfds_source.NSYNTH_FAMILIES)
+
+
+@pytest.mark.parametrize("key,value,says", [
+    ("nsynth_families", "guitar,kazoo", "'kazoo' is not an NSynth family"),
+    ("nsynth_families", "", "lists no family"),
+    ("nsynth_families", "reed,reed", "['reed'] more than once"),
+    ("nsynth_pitches", "24-200", "pitch 200 is too high")])
+def test_nsynth_selection_errors_name_the_flag(tmp_path, key, value, says):
+  c = sources.default_data_config()
+  c.source, c.path, c.tfds.name = "tfds", str(tmp_path), "nsynth"
+  c.tfds[key] = value
+  with pytest.raises(ValueError) as e:
+    sources.load_source(c, "train")
+  msg = str(e.value)
+  assert f"--config.data.tfds.{key}={value!r}" in msg and says in msg
+  assert "\n" not in msg

@@ -10,12 +10,22 @@ Labels come from the layout, per file:
   without ``_``, or of the form ``<speaker>_nohash_<n>``, has no label (-1).
 
 Class names are lower-cased and sorted, and one index mapping is built from
-all splits together. When ``DIR`` has ``train/``, ``valid/`` and ``test/``
-subfolders (also ``training``/``validation``/``val``/``testing``), each is a
-split, laid out as above. Otherwise files are assigned to splits by the
-Speech Commands rule: a SHA-1 hash of the file name without its
-``_nohash_...`` suffix (and, for SC09 names, without the class prefix), so
-all clips of one speaker land in the same split, on every machine.
+all splits together.
+
+With ``data.folder.label_from="pitch"`` (a folder of musical notes) the label
+is instead the MIDI pitch (0-127) in the file's name (see ``pitch_of``; the
+folders do not matter), and the class names are the pitches as strings,
+sorted by pitch: those found in all splits, or ``data.folder.pitches`` (e.g.
+"24-84"; files of other pitches are left out). A file whose name holds no
+pitch is unlabelled. The extra label "pitch" is the same label, so
+``data.label=pitch`` selects it here as on the other sources.
+
+When ``DIR`` has ``train/``, ``valid/`` and ``test/`` subfolders (also
+``training``/``validation``/``val``/``testing``), each is a split, laid out
+as above. Otherwise files are assigned to splits by the Speech Commands rule:
+a SHA-1 hash of the file name without its ``_nohash_...`` suffix (and, for
+SC09 names, without the class prefix), so all clips of one speaker land in
+the same split, on every machine (notes are split the same way, by name).
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ import ml_collections
 import numpy as np
 
 from audiogan_jax.audio import io as audio_io
+from audiogan_jax.data import notes
 from audiogan_jax.data.sources import AudioSet
 
 SPLIT_DIRS = {"train": ("train", "training"),
@@ -41,6 +52,13 @@ SPLIT_DIRS = {"train": ("train", "training"),
 # Speech Commands' which_set() constant; keeping it reproduces its splits.
 _MAX_NUM_WAVS_PER_CLASS = 2**27 - 1
 _NOHASH = re.compile(r"_nohash_.*$")
+LABEL_FROM = ("class", "pitch")
+# File-name stems that carry a MIDI pitch, tried in this order: NSynth's
+# <instrument>-<ppp>-<vvv> (3-digit pitch and velocity), then a stem ending
+# in _p<N> or -<N> (1-3 digits).
+_PITCH_PATTERNS = (re.compile(r"^.+-(\d{3})-\d{3}$"),
+                   re.compile(r"^.*_p(\d{1,3})$", re.IGNORECASE),
+                   re.compile(r"^.+-(\d{1,3})$"))
 
 
 def _skip_dir(name: str) -> bool:
@@ -80,6 +98,35 @@ def class_of(relpath: str) -> Optional[str]:
   if len(tokens) < 2 or not tokens[0] or tokens[1] == "nohash":
     return None
   return tokens[0].lower()
+
+
+def pitch_of(relpath: str) -> Optional[int]:
+  """MIDI pitch (0-127) in a file's name, None when it holds none.
+
+  The name without its folders and extension (the stem) must match, in this
+  order:
+
+  * ``<instrument>-<ppp>-<vvv>``: NSynth's naming, exactly three digits of
+    pitch then three of velocity (``guitar_acoustic_001-060-100.wav`` -> 60);
+  * ``<anything>_p<N>``: ``_p`` (or ``_P``) then 1-3 digits at the end
+    (``violin_p67.wav`` -> 67, ``p60`` alone has no pitch);
+  * ``<something>-<N>``: a hyphen then 1-3 digits at the end
+    (``flute-72.wav`` -> 72).
+
+  A number above 127 is no pitch (e.g. ``take-200.wav``).
+  """
+  stem = os.path.splitext(os.path.basename(relpath.replace(os.sep, "/")))[0]
+  for pattern in _PITCH_PATTERNS:
+    m = pattern.match(stem)
+    if m:
+      pitch = int(m.group(1))
+      return pitch if pitch <= 127 else None
+  return None
+
+
+def _pitch_label(relpath: str) -> Optional[str]:
+  pitch = pitch_of(relpath)
+  return None if pitch is None else str(pitch)
 
 
 def speaker_key(relpath: str) -> str:
@@ -234,16 +281,33 @@ def load_folder(root: str, split: str, *, valid_fraction: float = 0.1,
                 class_names: Sequence[str] = (),
                 num_threads: int = 0,
                 num_samples: int = audio_io.NUM_SAMPLES,
-                on_bad_file: str = "error") -> AudioSet:
+                on_bad_file: str = "error",
+                label_from: str = "class") -> AudioSet:
   """Loads ``split`` of the audio folder ``root`` (see the module doc).
 
   ``on_bad_file``: "error" stops at the first unreadable file (corrupt,
   truncated, empty, not audio) with a message naming it; "skip" leaves such
   files out and counts them in the start-up summary.
+
+  ``label_from``: "class" labels a file by its folder or name prefix;
+  "pitch" by the MIDI pitch in its name (``pitch_of``), and then
+  ``class_names`` are pitches as strings (e.g. "24", ..., "84") and
+  name ``--config.data.folder.pitches`` in errors.
   """
   if on_bad_file not in ON_BAD_FILE:
     raise ValueError(f"--config.data.folder.on_bad_file={on_bad_file!r}: use "
                      "'error' (stop at the first unreadable file) or 'skip'")
+  if label_from not in LABEL_FROM:
+    raise ValueError(f"--config.data.folder.label_from={label_from!r}: use "
+                     "'class' (folder or name prefix) or 'pitch' (the MIDI "
+                     "pitch in the file name)")
+  by_pitch = label_from == "pitch"
+  label_of = _pitch_label if by_pitch else class_of
+  # What the classes are called in messages, and the flag that lists them.
+  kind, kinds, flag = (
+      ("pitch", "pitches", "--config.data.folder.pitches") if by_pitch else
+      ("class", "classes", "--config.data.folder.class_names"))
+  fix_names = "fix the pitches" if by_pitch else "fix the class names"
   if not root:
     raise ValueError("--config.data.path is empty; set it to a directory of "
                      "audio files, e.g. --config.data.path=/data/sc09")
@@ -264,7 +328,7 @@ def load_folder(root: str, split: str, *, valid_fraction: float = 0.1,
   if split_dirs:
     for name, sub in split_dirs.items():
       rels = find_audio_files(os.path.join(root, sub), ignored)
-      entries[name] = [(os.path.join(sub, r), class_of(r)) for r in rels]
+      entries[name] = [(os.path.join(sub, r), label_of(r)) for r in rels]
     total = sum(len(v) for v in entries.values())
   else:
     _check_fractions(valid_fraction, test_fraction)
@@ -273,7 +337,7 @@ def load_folder(root: str, split: str, *, valid_fraction: float = 0.1,
     entries = {s: [] for s in SPLIT_DIRS}
     for r in rels:
       entries[hash_split(r, valid_fraction, test_fraction)].append(
-          (r, class_of(r)))
+          (r, label_of(r)))
   if total == 0:
     others = (f" (only {sum(ignored.values())} files of other types: "
               f"{', '.join(sorted(ignored))})" if ignored else "")
@@ -282,18 +346,23 @@ def load_folder(root: str, split: str, *, valid_fraction: float = 0.1,
         f"--config.data.path={root!r}{others}; add audio files or fix the "
         "path")
 
-  found = sorted({c for v in entries.values() for _, c in v if c is not None})
+  found = sorted({c for v in entries.values() for _, c in v if c is not None},
+                 key=int if by_pitch else None)
   if class_names:
     names = tuple(class_names)
+    # The pitches as the flag gives them ("24-84"), not one by one.
+    shown = (notes.format_pitches(map(int, names)) if by_pitch else
+             ",".join(names))
     missing = [c for c in names if c not in found]
     if len(missing) == len(names):
       raise ValueError(
           f"none of the {total} audio files under {root!r} belongs to "
-          f"--config.data.folder.class_names={','.join(names)!r} (found "
-          f"classes: {', '.join(found) or 'none'}); fix the class names")
+          f"{flag}={shown!r} (found {kinds}: "
+          f"{', '.join(found) or 'none'}); {fix_names}")
     if missing:
-      logging.warning("classes %s of --config.data.folder.class_names have no "
-                      "files under %s", ", ".join(missing), root)
+      logging.warning("%s %s of %s have no files under %s", kinds,
+                      notes.format_pitches(map(int, missing)) if by_pitch
+                      else ", ".join(missing), flag, root)
   else:
     names = tuple(found)
   index = {c: i for i, c in enumerate(names)}
@@ -315,13 +384,12 @@ def load_folder(root: str, split: str, *, valid_fraction: float = 0.1,
   if class_names:
     kept = [(r, c) for r, c in chosen if c in index]
     if len(kept) < len(chosen):
-      logging.warning("skipped %d of %d %s files whose class is not in "
-                      "--config.data.folder.class_names",
-                      len(chosen) - len(kept), len(chosen), split)
+      logging.warning("skipped %d of %d %s files whose %s is not in %s",
+                      len(chosen) - len(kept), len(chosen), split, kind, flag)
     if not kept:
       raise ValueError(
-          f"no {split!r} files of --config.data.folder.class_names="
-          f"{','.join(names)!r} under {root!r}; fix the class names")
+          f"no {split!r} files of {flag}={shown!r} under {root!r}; "
+          f"{fix_names}")
     chosen = kept
 
   rels = [r for r, _ in chosen]
@@ -340,24 +408,41 @@ def load_folder(root: str, split: str, *, valid_fraction: float = 0.1,
         f"every {split!r} file under {root!r} is unreadable (first: "
         f"{report.skipped[0]}); fix or replace the files")
   unlabelled = int((labels < 0).sum())
+  lacking = ("a pitch in their name" if by_pitch else
+             "a class in their name or folder")
   logging.info("loaded %d %s files from %s in %.1fs%s", len(rels), split, root,
                time.time() - start,
-               f" ({unlabelled} without a class in their name or folder: "
-               "unlabelled)" if unlabelled else "")
+               f" ({unlabelled} without {lacking}: unlabelled)"
+               if unlabelled else "")
   if report.summary():
     logging.warning("data %s (%s): %s", split, root, report.summary())
+  extra, extra_names = {}, {}
+  if by_pitch:
+    extra, extra_names = {"pitch": labels.copy()}, {"pitch": names}
   return AudioSet(waveforms=waves, labels=labels, class_names=names,
-                  extra_labels={}, extra_class_names={}, files=tuple(rels))
+                  extra_labels=extra, extra_class_names=extra_names,
+                  files=tuple(rels))
 
 
 def load(data_config: ml_collections.ConfigDict, split: str) -> AudioSet:
   """``split`` of the folder ``data_config.path`` (data.folder options)."""
   cfg = data_config.get("folder", None) or ml_collections.ConfigDict()
+  label_from = str(cfg.get("label_from", "class"))
+  class_names = parse_class_names(str(cfg.get("class_names", "")))
+  if label_from == "pitch":
+    if class_names:
+      raise ValueError(
+          "--config.data.folder.class_names is for label_from=class; with "
+          "--config.data.folder.label_from=pitch select pitches with "
+          "--config.data.folder.pitches (e.g. '24-84')")
+    class_names = notes.pitch_names(notes.parse_pitches(
+        str(cfg.get("pitches", "")), "--config.data.folder.pitches"))
   return load_folder(
       str(data_config.get("path", "")), split,
       valid_fraction=float(cfg.get("valid_fraction", 0.1)),
       test_fraction=float(cfg.get("test_fraction", 0.1)),
-      class_names=parse_class_names(str(cfg.get("class_names", ""))),
+      class_names=class_names,
       num_threads=int(cfg.get("num_threads", 0)),
       num_samples=int(data_config.get("num_samples", audio_io.NUM_SAMPLES)),
-      on_bad_file=str(cfg.get("on_bad_file", "error")))
+      on_bad_file=str(cfg.get("on_bad_file", "error")),
+      label_from=label_from)

@@ -123,12 +123,27 @@ class Split:
     return len(self.labels)
 
 
+# Keys added after caches were first written, with the values that give the
+# clips of before: at those values they stay out of the key, so the caches
+# written before they existed stay valid.
+_KEYS_WITH_OLD_DEFAULTS = {
+    "synthetic": {"kind": "syllables", "pitches": "24-84"},
+    "folder": {"label_from": "class", "pitches": ""},
+    "tfds": {"nsynth_families": "guitar,string,mallet", "nsynth_pitches": ""},
+}
+
+
 def _cache_key(data_config: Config, split: str, n: int) -> str:
-  # Neither the labelled subset nor the guidance dataset changes the clips of
-  # this source, so they stay out of the key and keep existing caches valid.
+  # Neither the labelled subset, the label trained on nor the guidance
+  # dataset changes the clips of this source, so they stay out of the key and
+  # keep existing caches valid.
   keys = {k: v for k, v in data_config.to_dict().items()
-          if k not in ("labelled_fraction", "cache_dir", "cache_dtype",
-                       "guidance")}
+          if k not in ("labelled_fraction", "label", "cache_dir",
+                       "cache_dtype", "guidance")}
+  for block, defaults in _KEYS_WITH_OLD_DEFAULTS.items():
+    if isinstance(keys.get(block), dict):
+      keys[block] = {k: v for k, v in keys[block].items()
+                     if k not in defaults or v != defaults[k]}
   blob = json.dumps({"data": keys, "split": split, "n": n, "format": 1},
                     sort_keys=True, default=str)
   return hashlib.sha1(blob.encode()).hexdigest()[:16]
@@ -306,14 +321,17 @@ def guidance_data_config(data_config: Config) -> Config:
   """The data config of the guidance source in ``data_config.guidance``.
 
   The main data config with the guidance block's source, path, seed,
-  labelled fraction and per-source blocks: the spectrogram clip, the sample
-  rate and the cache dtype stay the main config's. Its spectrogram cache key
-  is that of a main config naming the same source, so the two share a cache.
+  labelled fraction, label and per-source blocks: the spectrogram clip, the
+  sample rate and the cache dtype stay the main config's. Its spectrogram
+  cache key is that of a main config naming the same source, so the two
+  share a cache.
   """
   guide = data_config.guidance
   out = {k: v for k, v in data_config.to_dict().items() if k != "guidance"}
   for key in ("source", "path", "seed", "labelled_fraction"):
     out[key] = guide[key]
+  # The guidance label replaces the main one: sources.load_source applies it.
+  out["label"] = str(guide.get("label", ""))
   for block in ("synthetic", "folder", "tfds"):
     merged = dict(out.get(block, {}))
     merged.update(guide[block].to_dict() if block in guide else {})
@@ -345,29 +363,12 @@ def _guidance_errors() -> Iterator[None]:
     raise type(e)(msg.replace("--config.data.", _GUIDANCE_FLAG)) from e
 
 
-def _with_label(audio: sources.AudioSet, label: str,
-                description: str) -> sources.AudioSet:
-  """``audio`` with ``label`` ("" keeps the class label) as its class label."""
-  if not label:
-    return audio
-  if label not in audio.extra_labels:
-    available = ", ".join(["'' (the class label)"] +
-                          [repr(k) for k in audio.extra_labels])
-    raise ValueError(f"{_GUIDANCE_FLAG}label={label!r} is not a label of the "
-                     f"guidance source {description}; available: {available}")
-  values = np.asarray(audio.extra_labels[label], np.int32)
-  names = audio.extra_class_names.get(label)
-  if names is None:
-    names = tuple(str(i) for i in range(int(values.max(initial=-1)) + 1))
-  return dataclasses.replace(audio, labels=values, class_names=tuple(names))
-
-
-def _load_guidance_audio(guide_config: Config, split: str, label: str,
-                         description: str) -> sources.AudioSet:
-  """``split`` of the guidance source with ``label`` as its class label."""
+def _load_guidance_audio(guide_config: Config, split: str
+                         ) -> sources.AudioSet:
+  """``split`` of the guidance source, with the guidance label as its class
+  label (``guidance_data_config`` sets it as the source's ``label``)."""
   with _guidance_errors():
-    audio = sources.load_source(guide_config, split)
-  return _with_label(audio, label, description)
+    return sources.load_source(guide_config, split)
 
 
 def _check_guidance_config(data_config: Config) -> None:
@@ -388,10 +389,9 @@ def _load_guided_dataset(data_config: Config, cache_dir: Optional[str],
   _check_guidance_config(data_config)
   guide = data_config.guidance
   guide_config = guidance_data_config(data_config)
-  label = str(guide.get("label", ""))
   description = _describe_guidance(data_config)
 
-  g_audio = _load_guidance_audio(guide_config, "train", label, description)
+  g_audio = _load_guidance_audio(guide_config, "train")
   g_true = np.asarray(g_audio.labels, np.int32)
   mask = select_labelled(g_true, float(guide.labelled_fraction),
                          int(guide.seed))
@@ -427,7 +427,7 @@ def _load_guided_dataset(data_config: Config, cache_dir: Optional[str],
 
   test = main_test = None
   if with_test:
-    t_audio = _load_guidance_audio(guide_config, "test", label, description)
+    t_audio = _load_guidance_audio(guide_config, "test")
     t_specs = _spectrograms(guide_config, "test", t_audio, cache_dir)
     t_true = np.asarray(t_audio.labels, np.int32)
     test = Split(waveforms=t_audio.waveforms, spectrograms=t_specs,

@@ -106,6 +106,10 @@ def default_data_config() -> ml_collections.ConfigDict:
   c.path = ""               # folder: the audio directory; tfds: the data_dir
   c.seed = 0
   c.labelled_fraction = 1.0
+  # The label trained on: "" = the source's class label; or the name of one
+  # of its extra labels, e.g. "pitch" (synthetic notes, NSynth, a folder of
+  # notes) or "gender" (synthetic syllables). See select_label.
+  c.label = ""
   c.spectrogram_clip = 10.0  # r: log-magnitude floor below the clip maximum
   c.num_samples = 16384     # clip length; 65536 for long-clip WaveGAN
   c.cache_dir = ""
@@ -114,7 +118,11 @@ def default_data_config() -> ml_collections.ConfigDict:
   c.synthetic.num_train = 2000
   c.synthetic.num_valid = 200
   c.synthetic.num_test = 500
-  c.synthetic.num_classes = 10
+  c.synthetic.num_classes = 10     # syllables only; notes: one per pitch
+  c.synthetic.kind = "syllables"   # syllables (speech-like) | notes (musical)
+  # notes: MIDI pitches, a range "24-84" (inclusive) and/or a list
+  # "48,55,60,67"; class i is the i-th lowest pitch, named by its MIDI number.
+  c.synthetic.pitches = "24-84"
 
   c.folder = ml_collections.ConfigDict()
   c.folder.valid_fraction = 0.1   # used only without train/valid/test folders
@@ -122,10 +130,19 @@ def default_data_config() -> ml_collections.ConfigDict:
   c.folder.class_names = ""       # comma-separated; "" infers from the files
   c.folder.num_threads = 0        # file-reading threads; 0 picks from the CPUs
   c.folder.on_bad_file = "error"  # error: stop at an unreadable file; skip
+  # class: the label is the subfolder or name prefix; pitch: the MIDI pitch
+  # in the file name (NSynth's <instrument>-<ppp>-<vvv>.wav, or a name ending
+  # in _p<NN> or -<NN>; see folder.pitch_of).
+  c.folder.label_from = "class"
+  c.folder.pitches = ""           # label_from=pitch: "" = the pitches found
 
   c.tfds = ml_collections.ConfigDict()
   c.tfds.name = "sc09"            # sc09 | nsynth
   c.tfds.download = False
+  # nsynth: the acoustic families kept (their order is the class order), or
+  # "all"; and the pitches kept ("24-84": GANSynth's; "" = every pitch).
+  c.tfds.nsynth_families = "guitar,string,mallet"
+  c.tfds.nsynth_pitches = ""
 
   c.guidance = default_guidance_config(c)
   return c
@@ -160,8 +177,44 @@ def default_guidance_config(
   return g
 
 
+def select_label(audio: AudioSet, label: str,
+                 source: str = "") -> AudioSet:
+  """``audio`` with its extra label ``label`` as the class label.
+
+  "" keeps the class label. Otherwise the labels and class names become the
+  extra label's (examples where it is -1 stay unlabelled); the extra labels
+  themselves are kept.
+
+  Args:
+    audio: The loaded source.
+    label: "" or the name of one of ``audio.extra_labels``.
+    source: The source's name, for the error message.
+
+  Returns:
+    The relabelled AudioSet.
+  """
+  if not label:
+    return audio
+  if label not in audio.extra_labels:
+    available = ", ".join(["'' (the class label)"] +
+                          [repr(k) for k in audio.extra_labels])
+    where = f" of the {source} source" if source else ""
+    raise ValueError(f"--config.data.label={label!r} is not a label{where}; "
+                     f"available: {available}")
+  values = np.asarray(audio.extra_labels[label], np.int32)
+  names = audio.extra_class_names.get(label)
+  if names is None:
+    names = tuple(str(i) for i in range(int(values.max(initial=-1)) + 1))
+  return dataclasses.replace(audio, labels=values, class_names=tuple(names))
+
+
 def load_source(data_config: ml_collections.ConfigDict, split: str) -> AudioSet:
-  """Loads ``split`` (train, valid or test) of the source in ``data_config``."""
+  """Loads ``split`` (train, valid or test) of the source in ``data_config``.
+
+  The class label is ``data_config.label``'s (see ``select_label``), so every
+  source, and everything downstream of this function (the labelled subset,
+  the guidance source), trains on it alike.
+  """
   if split not in SPLITS:
     raise ValueError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
   source = data_config.get("source", "synthetic")
@@ -169,12 +222,14 @@ def load_source(data_config: ml_collections.ConfigDict, split: str) -> AudioSet:
   # pylint: disable=g-import-not-at-top
   if source == "synthetic":
     from audiogan_jax.data import synthetic
-    return synthetic.load(data_config, split)
-  if source == "folder":
+    audio = synthetic.load(data_config, split)
+  elif source == "folder":
     from audiogan_jax.data import folder
-    return folder.load(data_config, split)
-  if source == "tfds":
+    audio = folder.load(data_config, split)
+  elif source == "tfds":
     from audiogan_jax.data import tfds_source
-    return tfds_source.load(data_config, split)
-  raise ValueError(f"unknown --config.data.source={source!r}; use one of "
-                   f"{', '.join(SOURCES)}")
+    audio = tfds_source.load(data_config, split)
+  else:
+    raise ValueError(f"unknown --config.data.source={source!r}; use one of "
+                     f"{', '.join(SOURCES)}")
+  return select_label(audio, str(data_config.get("label", "") or ""), source)

@@ -19,6 +19,9 @@ example also has a speaker: a "low" or "high" voice (the second label, which
 sets the f0 range and scales the formants like a shorter vocal tract), plus
 random timing, syllable length, loudness, formant jitter and background noise.
 
+``data.synthetic.kind="notes"`` selects the other embedded dataset, pitched
+musical notes (``notes.py``); this one is ``kind="syllables"``, the default.
+
 Synthesis is vectorised over a chunk of examples: a band-limited pulse train
 (closed-form sum of equal harmonics up to ~4 kHz, phase-accumulated along the
 pitch contour) is shaped by a per-frame spectral envelope (source tilt times a
@@ -37,9 +40,11 @@ import scipy.fft
 
 from audiogan_jax.audio.io import NUM_SAMPLES
 from audiogan_jax.audio.io import SAMPLE_RATE
+from audiogan_jax.data import notes
 from audiogan_jax.data.sources import AudioSet
 
 SPLIT_STREAMS = {"train": 0, "valid": 1, "test": 2}
+KINDS = ("syllables", "notes")
 GENDER_NAMES = ("low", "high")
 
 # Formant targets F1-F3 in Hz (adult male averages, Peterson & Barney 1952).
@@ -419,6 +424,15 @@ def load(data_config: ml_collections.ConfigDict, split: str) -> AudioSet:
     raise ValueError(f"unknown split {split!r}; use one of "
                      f"{', '.join(SPLIT_STREAMS)}")
   cfg = data_config.get("synthetic", None) or ml_collections.ConfigDict()
+  kind = str(cfg.get("kind", "syllables"))
+  if kind not in KINDS:
+    raise ValueError(f"unknown --config.data.synthetic.kind={kind!r}; use one "
+                     f"of {', '.join(KINDS)}")
+  # The pitch list is checked before anything is generated.
+  pitches = (notes.parse_pitches(str(cfg.get("pitches",
+                                             notes.DEFAULT_PITCHES)),
+                                 highest=notes.MAX_PITCH)
+             if kind == "notes" else ())
   counts = {"train": cfg.get("num_train", 2000),
             "valid": cfg.get("num_valid", 200),
             "test": cfg.get("num_test", 500)}
@@ -427,10 +441,14 @@ def load(data_config: ml_collections.ConfigDict, split: str) -> AudioSet:
     raise ValueError(f"--config.data.synthetic.num_{split}={num} must be "
                      "positive to use this split")
   length = int(data_config.get("num_samples", NUM_SAMPLES))
+  seed = int(data_config.get("seed", 0))
+  if kind == "notes":
+    # Notes are rendered at any length; num_classes does not apply (one
+    # class per pitch).
+    return notes.generate(num, seed, pitches, length,
+                          stream=SPLIT_STREAMS[split])
   if length == NUM_SAMPLES:
-    return generate(num, int(data_config.get("seed", 0)),
-                    int(cfg.get("num_classes", 10)),
+    return generate(num, seed, int(cfg.get("num_classes", 10)),
                     stream=SPLIT_STREAMS[split])
-  return generate_long(num, length, int(data_config.get("seed", 0)),
-                       int(cfg.get("num_classes", 10)),
+  return generate_long(num, length, seed, int(cfg.get("num_classes", 10)),
                        stream=SPLIT_STREAMS[split])

@@ -7,9 +7,17 @@
   its digit folders are extracted to ``<data_dir>/sc09/speech_commands_v0.02``
   and read with the folder source, split by Speech Commands' own hash rule
   (10 % valid, 10 % test, speakers never shared between splits).
-* ``nsynth``: TFDS ``nsynth/full``, acoustic guitar, string and mallet notes
-  (label = family in that order, extra label ``pitch`` = MIDI note), the
-  first 16384 samples (~1 s) of each 4 s, 16 kHz note.
+* ``nsynth``: TFDS ``nsynth/full``, the acoustic notes of the families in
+  ``data.tfds.nsynth_families`` (default guitar, string and mallet; "all":
+  every family; label = family in that order) and of the pitches in
+  ``data.tfds.nsynth_pitches`` (default every pitch; "24-84": GANSynth's 61),
+  the first ``data.num_samples`` samples (16384, ~1 s; 64000 is the whole
+  note, longer clips are zero-padded) of each 4 s, 16 kHz note. The extra
+  label ``pitch`` names the MIDI note: its class names are the MIDI numbers
+  of the kept pitches and its value the index into them, so without a pitch
+  filter (names "0".."127") the value is the MIDI number itself, and with
+  "24-84" it is 0..60 for MIDI 24..84 (train on it with
+  ``data.label=pitch``).
 
 ``data.path`` is the data_dir (default ``$TFDS_DATA_DIR`` or
 ``~/tensorflow_datasets``). Nothing is downloaded unless
@@ -32,6 +40,7 @@ import numpy as np
 
 from audiogan_jax.audio.io import NUM_SAMPLES
 from audiogan_jax.data import folder
+from audiogan_jax.data import notes
 from audiogan_jax.data.sources import AudioSet
 
 NAMES = ("sc09", "nsynth")
@@ -43,7 +52,11 @@ _SC09_SUBDIR = os.path.join("sc09", "speech_commands_v0.02")
 _COMPLETE = ".complete"   # written last, so a killed extraction is redone
 
 NSYNTH_BUILDER = "nsynth/full"
-NSYNTH_FAMILIES = ("guitar", "string", "mallet")
+NSYNTH_FAMILIES = ("guitar", "string", "mallet")   # the default selection
+# Every instrument family of NSynth, in the dataset's own (label) order.
+NSYNTH_ALL_FAMILIES = ("bass", "brass", "flute", "guitar", "keyboard",
+                       "mallet", "organ", "reed", "string", "synth_lead",
+                       "vocal")
 NSYNTH_SOURCE = "acoustic"
 _NSYNTH_SPLITS = {"train": "train", "valid": "valid", "test": "test"}
 _PITCH_NAMES = tuple(str(m) for m in range(128))  # MIDI note numbers
@@ -146,32 +159,79 @@ def load_sc09(data_dir: str, split: str, download: bool,
                             num_samples=num_samples)
 
 
+def parse_nsynth_families(value: str) -> tuple[str, ...]:
+  """Parses --config.data.tfds.nsynth_families ("guitar,string", or "all")."""
+  text = str(value).strip().lower()
+  if text == "all":
+    return NSYNTH_ALL_FAMILIES
+  names = tuple(n.strip() for n in text.split(",") if n.strip())
+  flag = f"--config.data.tfds.nsynth_families={value!r}"
+  if not names:
+    raise ValueError(f"{flag} lists no family; list some of "
+                     f"{', '.join(NSYNTH_ALL_FAMILIES)}, or 'all'")
+  unknown = [n for n in names if n not in NSYNTH_ALL_FAMILIES]
+  if unknown:
+    raise ValueError(f"{flag}: {', '.join(map(repr, unknown))} is not an "
+                     f"NSynth family; use some of "
+                     f"{', '.join(NSYNTH_ALL_FAMILIES)}, or 'all'")
+  if len(set(names)) != len(names):
+    dup = sorted({n for n in names if names.count(n) > 1})
+    raise ValueError(f"{flag} lists {dup} more than once; give every family "
+                     "exactly once")
+  return names
+
+
+def nsynth_pitch_names(pitches: Sequence[int] = ()) -> tuple[str, ...]:
+  """Class names of the ``pitch`` label: the kept pitches (() = all 128)."""
+  return notes.pitch_names(pitches) if pitches else _PITCH_NAMES
+
+
 def nsynth_filter_fn(family_names: Sequence[str], source_names: Sequence[str],
                      families: Sequence[str] = NSYNTH_FAMILIES,
-                     source: str = NSYNTH_SOURCE) -> Callable[[Any], Any]:
-  """tf.data predicate: the note's family is in ``families`` from ``source``."""
+                     source: str = NSYNTH_SOURCE,
+                     pitches: Sequence[int] = ()) -> Callable[[Any], Any]:
+  """tf.data predicate: the note's family is in ``families`` from ``source``
+  and (when ``pitches`` is not empty) its MIDI pitch is in ``pitches``."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   family_ids = tf.constant([list(family_names).index(f) for f in families],
                            tf.int64)
   source_id = tf.constant(list(source_names).index(source), tf.int64)
+  pitch_ids = tf.constant(list(pitches), tf.int64)
 
   def keep(example):
     inst = example["instrument"]
     family = tf.cast(inst["family"], tf.int64)
-    return tf.logical_and(tf.reduce_any(tf.equal(family, family_ids)),
-                          tf.equal(tf.cast(inst["source"], tf.int64),
-                                   source_id))
+    ok = tf.logical_and(tf.reduce_any(tf.equal(family, family_ids)),
+                        tf.equal(tf.cast(inst["source"], tf.int64),
+                                 source_id))
+    if pitches:
+      pitch = tf.cast(example["pitch"], tf.int64)
+      ok = tf.logical_and(ok, tf.reduce_any(tf.equal(pitch, pitch_ids)))
+    return ok
   return keep
 
 
 def nsynth_convert_fn(family_names: Sequence[str],
                       families: Sequence[str] = NSYNTH_FAMILIES,
-                      num_samples: int = NUM_SAMPLES
+                      num_samples: int = NUM_SAMPLES,
+                      pitches: Sequence[int] = ()
                       ) -> Callable[[Any], Any]:
-  """tf.data map: NSynth example -> {audio [num_samples], label, pitch}."""
+  """tf.data map: NSynth example -> {audio [num_samples], label, pitch}.
+
+  ``pitch`` is the index of the note's MIDI pitch in ``pitches`` (-1 when it
+  is not there; apply ``nsynth_filter_fn`` first), or with ``pitches`` empty
+  the MIDI pitch itself: either way ``nsynth_pitch_names(pitches)[pitch]``
+  is the MIDI number.
+  """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   family_ids = tf.constant([list(family_names).index(f) for f in families],
                            tf.int64)
+  # MIDI pitch -> pitch label, a 128-entry lookup.
+  lookup = np.arange(128, dtype=np.int32)
+  if pitches:
+    lookup = np.full(128, -1, np.int32)
+    lookup[np.asarray(pitches, np.int64)] = np.arange(len(pitches))
+  pitch_table = tf.constant(lookup)
 
   def convert(example):
     audio = tf.cast(example["audio"], tf.float32)[:num_samples]
@@ -180,13 +240,14 @@ def nsynth_convert_fn(family_names: Sequence[str],
     family = tf.cast(example["instrument"]["family"], tf.int64)
     label = tf.argmax(tf.cast(tf.equal(family_ids, family), tf.int32),
                       output_type=tf.int32)
+    midi = tf.clip_by_value(tf.cast(example["pitch"], tf.int32), 0, 127)
     return {"audio": tf.clip_by_value(audio, -1.0, 1.0), "label": label,
-            "pitch": tf.cast(example["pitch"], tf.int32)}
+            "pitch": tf.gather(pitch_table, midi)}
   return convert
 
 
-def collect(batches: Iterable[dict]) -> tuple[np.ndarray, np.ndarray,
-                                              np.ndarray]:
+def collect(batches: Iterable[dict], num_samples: int = NUM_SAMPLES
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
   """Concatenates numpy batches of {audio, label, pitch} into arrays."""
   audio, label, pitch = [], [], []
   for b in batches:
@@ -194,14 +255,17 @@ def collect(batches: Iterable[dict]) -> tuple[np.ndarray, np.ndarray,
     label.append(np.asarray(b["label"], np.int32))
     pitch.append(np.asarray(b["pitch"], np.int32))
   if not audio:
-    return (np.zeros((0, NUM_SAMPLES), np.float32), np.zeros(0, np.int32),
+    return (np.zeros((0, num_samples), np.float32), np.zeros(0, np.int32),
             np.zeros(0, np.int32))
   return np.concatenate(audio), np.concatenate(label), np.concatenate(pitch)
 
 
 def load_nsynth(data_dir: str, split: str, download: bool,
-                num_samples: int = NUM_SAMPLES) -> AudioSet:
-  """``split`` of NSynth's acoustic guitar / string / mallet first seconds."""
+                num_samples: int = NUM_SAMPLES,
+                families: Sequence[str] = NSYNTH_FAMILIES,
+                pitches: Sequence[int] = ()) -> AudioSet:
+  """``split`` of NSynth's acoustic notes of ``families`` (and ``pitches``,
+  () = all), their first ``num_samples`` samples."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   builder = tfds.builder(NSYNTH_BUILDER, data_dir=data_dir)
@@ -219,16 +283,23 @@ def load_nsynth(data_dir: str, split: str, download: bool,
   family_names = features["family"].names
   source_names = features["source"].names
   ds = builder.as_dataset(split=_NSYNTH_SPLITS[split], shuffle_files=False)
-  ds = ds.filter(nsynth_filter_fn(family_names, source_names))
-  ds = ds.map(nsynth_convert_fn(family_names, num_samples=num_samples),
+  ds = ds.filter(nsynth_filter_fn(family_names, source_names, families,
+                                  pitches=pitches))
+  ds = ds.map(nsynth_convert_fn(family_names, families, num_samples, pitches),
               num_parallel_calls=tf.data.AUTOTUNE)
   start = time.time()
-  audio, label, pitch = collect(tfds.as_numpy(ds.batch(256)))
+  audio, label, pitch = collect(tfds.as_numpy(ds.batch(256)), num_samples)
   logging.info("read %d nsynth %s notes in %.0fs", len(audio), split,
                time.time() - start)
-  return AudioSet(waveforms=audio, labels=label, class_names=NSYNTH_FAMILIES,
+  if not len(audio):
+    raise ValueError(
+        f"no acoustic {','.join(families)} notes"
+        f"{' at pitches ' + ','.join(map(str, pitches)) if pitches else ''} "
+        f"in the nsynth {split!r} split; widen --config.data.tfds."
+        "nsynth_families or nsynth_pitches")
+  return AudioSet(waveforms=audio, labels=label, class_names=tuple(families),
                   extra_labels={"pitch": pitch},
-                  extra_class_names={"pitch": _PITCH_NAMES})
+                  extra_class_names={"pitch": nsynth_pitch_names(pitches)})
 
 
 def load(data_config: ml_collections.ConfigDict, split: str) -> AudioSet:
@@ -246,7 +317,13 @@ def load(data_config: ml_collections.ConfigDict, split: str) -> AudioSet:
     return load_sc09(data_dir, split, download, num_threads,
                      int(data_config.get("num_samples", NUM_SAMPLES)))
   if name == "nsynth":
+    # Both selections are checked before TensorFlow is imported.
+    families = parse_nsynth_families(
+        cfg.get("nsynth_families", ",".join(NSYNTH_FAMILIES)))
+    pitches = notes.parse_pitches(str(cfg.get("nsynth_pitches", "")),
+                                  "--config.data.tfds.nsynth_pitches")
     return load_nsynth(data_dir, split, download,
-                       int(data_config.get("num_samples", NUM_SAMPLES)))
+                       int(data_config.get("num_samples", NUM_SAMPLES)),
+                       families, pitches)
   raise ValueError(f"unknown --config.data.tfds.name={name!r}; use one of "
                    f"{', '.join(NAMES)}")
