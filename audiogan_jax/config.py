@@ -110,6 +110,39 @@ def wavegan_config(family: str = "wavegan", conditioning: str = "none",
   return c
 
 
+def gansynth_config() -> ml_collections.ConfigDict:
+  """Paper-size GANSynth (Engel et al. 2019; report 004 section 2.1.5).
+
+  IF-Mel images of 4-second notes (64000 samples zero-padded to 65536;
+  STFT 1024 / 256 -> 256 x 512 x 2), 61 pitches (NSynth's 24-84), z ~
+  N(0, I)^256, 7 resolutions from 4 x 8 with 256, 256, 256, 256, 128, 64, 32
+  channels, WGAN-GP (10) + drift (0.001) + auxiliary pitch classifier (10
+  for G and D), Adam 8e-4 with betas (0, 0.99), batch 8, one D update per G
+  update. Stages of 800k images each (100k iterations at batch 8) stable and
+  in transition, as GANSynth's code: 11M images (1.375M iterations) in all.
+  """
+  c = ml_collections.ConfigDict()
+  c.model = ml_collections.ConfigDict(dict(
+      family="gansynth", representation="ifmel", n_fft=1024, hop=256,
+      z_dim=256, num_classes=61,
+      channels=(256, 256, 256, 256, 128, 64, 32), start_shape=(4, 8),
+      stable_steps=100000, transition_steps=100000))
+  c.data = sources.default_data_config()
+  c.data.num_samples = 65536
+  c.data.label = "pitch"
+  c.data.synthetic.kind = "notes"
+  c.data.synthetic.pitches = "24-84"
+  c.train = train_config(batch_size=8, num_steps=1375000, d_steps=1,
+                         ema_decay=0.999, ema_start=0, eval_every=0,
+                         sample_every=10000, checkpoint_every=10000)
+  c.optim = ml_collections.ConfigDict(dict(
+      g_lr=8e-4, d_lr=8e-4, b1=0.0, b2=0.99, eps=1e-8, grad_clip=0.0))
+  c.loss = ml_collections.ConfigDict(dict(
+      gp_weight=10.0, drift_weight=0.001, d_ac_weight=10.0, g_ac_weight=10.0))
+  c.eval = eval_config()
+  return c
+
+
 def load_config_file(path: str) -> ml_collections.ConfigDict:
   """Runs ``get_config()`` of a config file given by path."""
   import importlib.util  # pylint: disable=g-import-not-at-top

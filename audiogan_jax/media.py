@@ -7,7 +7,10 @@ Every family says what its ``generate`` returns (``output_kind``):
 * ``specgan``: SpecGAN's normalised 128x128 spectrograms, inverted with the
   model's normalisation statistics and Griffin-Lim;
 * ``waveform``: raw clips (WaveGAN), shown as 256x128 log-magnitude
-  spectrograms of each 16384-sample stretch side by side.
+  spectrograms of each 16384-sample stretch side by side;
+* ``ifspec``: GANSynth's [time, frequency, 2] IF-Mel (or IF) images,
+  inverted exactly by the family (no phase estimation) and shown as their
+  magnitude channel (frequency up, time across).
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from typing import Optional
 
 import numpy as np
 
-SPECTROGRAM, SPECGAN, WAVEFORM = "spectrogram", "specgan", "waveform"
+SPECTROGRAM, SPECGAN, WAVEFORM, IFSPEC = ("spectrogram", "specgan",
+                                          "waveform", "ifspec")
 
 
 def output_kind(family, config) -> str:
@@ -64,6 +68,10 @@ def to_media(family, config, outputs, method: str = "pghi",
   if kind == WAVEFORM:
     waves = outputs if outputs.ndim == 2 else outputs[..., 0]
     return waveform_images(waves, float(config.data.spectrogram_clip)), waves
+  if kind == IFSPEC:
+    waves = family.to_waveforms(config, outputs)
+    images = outputs[..., :1].transpose(0, 2, 1, 3)
+    return images, np.clip(waves, -1.0, 1.0)
   if kind == SPECGAN:
     from audiogan_jax.audio import specgan_repr  # pylint: disable=g-import-not-at-top
     mean, std = family.normalisation(config)

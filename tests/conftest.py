@@ -44,7 +44,8 @@ _SLOW_FIRST = ("test_guided_training.py", "test_training.py",
                "test_demo_report.py", "test_guided_losses.py",
                "test_preemption.py", "test_mixed_precision.py",
                "test_multidevice.py", "test_robust_training.py",
-               "test_wavegan.py", "test_evaluate.py", "test_classifier.py")
+               "test_wavegan.py", "test_gansynth.py", "test_evaluate.py",
+               "test_classifier.py")
 
 
 def pytest_collection_modifyitems(config, items):  # pylint: disable=unused-argument

@@ -21,7 +21,7 @@ from audiogan_jax.eval import evaluate
 from audiogan_jax.eval import metrics
 from audiogan_jax.gans import common as gan_common
 from audiogan_jax.train import trainer
-from tests_helpers import tiny_config, tiny_wavegan_config
+from tests_helpers import tiny_config, tiny_gansynth_config, tiny_wavegan_config
 
 NUM_CLASSES = 10
 
@@ -139,6 +139,26 @@ def test_score_waveform_generator(setup, tmp_path):
   assert r["input"] == "waveform -> spectrogram"
   assert r["conditional"] is None
   assert np.isfinite(r["model"]["fid_test"])
+
+
+def test_score_ifspec_generator(setup, tmp_path):
+  """GANSynth's IF-Mel images reach the classifier through the exact inverse
+  STFT and the first 16384 samples of the clip."""
+  c = tiny_gansynth_config()
+  c.model.num_classes = 4
+  gen = _export_generator(c, str(tmp_path / "gs.msgpack"))
+  r = evaluate.score_generator(gen, setup["clf"], num_samples=16,
+                               batch_size=8, real=setup["real"])
+  assert r["input"] == "inverse STFT -> waveform -> spectrogram"
+  assert np.isfinite(r["model"]["fid_test"])
+  assert 1.0 <= r["model"]["is_mean"] <= NUM_CLASSES
+
+
+def test_classifier_data_is_the_first_second_of_long_clips():
+  c = tiny_gansynth_config()
+  c.data.num_samples = 65536
+  d = evaluate.classifier_data_config(c.data)
+  assert d.num_samples == 16384 and d.label == "pitch"
 
 
 def test_gan_train_reports_real_test_accuracy(setup, tmp_path):

@@ -102,3 +102,19 @@ def assert_learns(rows, name, dtype="float32"):
       f"{name} in {dtype}: the last 5 iterations' {LEARNING[name][1]} is "
       f"{ratio:.2f} of the first 3's (needs < {limit})")
   return ratio
+
+
+def tiny_gansynth_config(pitches: str = "48,55,62,69"):
+  """GANSynth's code at a CPU size: 16384-sample notes of a few pitches,
+  STFT 256 / 128 (128 x 128 x 2 IF-Mel images), four resolutions from
+  16 x 16 of 16, 16, 8, 8 channels, batch 4, stages of 2 iterations."""
+  c = config_lib.gansynth_config()
+  c.model.update(dict(n_fft=256, hop=128, z_dim=16, num_classes=-1,
+                      channels=(16, 16, 8, 8), start_shape=(16, 16),
+                      stable_steps=2, transition_steps=2))
+  c.data.num_samples = 16384
+  c.data.synthetic.update(dict(pitches=pitches, num_train=64, num_valid=8,
+                               num_test=16))
+  c.train.update(dict(batch_size=4, num_steps=3, log_every=1,
+                      checkpoint_every=3, sample_every=0, num_samples=4))
+  return c

@@ -2,6 +2,7 @@
 
     audiogan-generate --generator=demo_generator.msgpack --num=16 --output=samples/ [--label=3] [--seed=0] [--method=pghi]
     audiogan-generate --generator=demo_generator.msgpack --interpolate=8 --label=2 --seed=5 [--seed2=9] --output=interp/
+    audiogan-generate --generator=gansynth_generator.msgpack --pitch=60 --num=8 --output=c4/
 
 Writes sample_NNN_<class>.wav, spectrograms.png (a grid of the generated
 spectrograms) and waveforms.png (their waveforms). Spectrogram models'
@@ -9,6 +10,8 @@ outputs are inverted by PGHI or Griffin-Lim (--method; SpecGAN always uses
 Griffin-Lim with its saved normalisation); WaveGAN's are the waveforms, shown
 as log-magnitude spectrograms. --label fixes the
 class of a conditional generator (default: cycle through the classes).
+--pitch=P does the same by MIDI pitch for a generator whose classes are
+pitches (GANSynth: 24..84; 60 is middle C).
 
 --interpolate=N (N >= 2) writes instead interp_000.wav .. interp_<N-1>.wav
 and spectrograms.png, one row: the N evenly spaced points, ends included, of
@@ -46,6 +49,9 @@ def _define_flags() -> None:
   flags.DEFINE_integer(
       "label", None, "Class index for conditional models (default: cycle "
       "through the classes; required with --interpolate).")
+  flags.DEFINE_integer(
+      "pitch", None, "MIDI pitch for generators conditioned on pitch "
+      "(GANSynth), instead of --label.")
   flags.DEFINE_integer("seed", 0, "Random seed of the latents.")
   flags.DEFINE_enum("method", "pghi", ["pghi", "griffinlim"],
                     "Spectrogram inversion.")
@@ -113,10 +119,24 @@ def _check_label(family, config, generator: str, label: Optional[int],
                      f"generator (K in 0..{n - 1}{names})")
 
 
+def pitch_label(class_names: tuple[str, ...], pitch: int,
+                generator: str) -> int:
+  """The class index of MIDI pitch ``pitch`` (classes named by pitch)."""
+  names = tuple(str(c) for c in class_names)
+  if not names or not all(c.lstrip("-").isdigit() for c in names):
+    raise ValueError(f"--pitch given but the classes of {generator} are not "
+                     f"pitches ({', '.join(names[:4])}...); use --label")
+  if str(pitch) not in names:
+    raise ValueError(f"--pitch={pitch} is not among the pitches of "
+                     f"{generator} ({names[0]}..{names[-1]})")
+  return names.index(str(pitch))
+
+
 def generate_spectrograms(generator: Union[str, dict[str, Any]], num: int = 16,
                           label: Optional[int] = None, seed: int = 0,
                           batch_size: int = 64, interpolate: int = 0,
-                          seed2: Optional[int] = None):
+                          seed2: Optional[int] = None,
+                          pitch: Optional[int] = None):
   """Generated spectrograms, without inversion or files.
 
   Args:
@@ -131,12 +151,14 @@ def generate_spectrograms(generator: Union[str, dict[str, Any]], num: int = 16,
     interpolate: If at least 2, this many points on the line between the
       latents of ``seed`` and ``seed2`` (see :func:`interpolation_inputs`).
     seed2: The far end's seed (default ``seed + 1``).
+    pitch: A MIDI pitch, for generators whose classes are pitches: sets
+      ``label`` (give one or the other).
 
   Returns:
     ``(outputs, labels [N] or None, model)``: what the generator makes
     (spectrograms [N,256,128,1]; WaveGAN waveforms [N,T]; SpecGAN
-    spectrograms [N,128,128,1]) and the labels as numpy arrays, and the
-    loaded generator dict.
+    spectrograms [N,128,128,1]; GANSynth IF-Mel images [N,T,F,2]) and the
+    labels as numpy arrays, and the loaded generator dict.
 
   Raises:
     ValueError: a bad count, label or batch size (one-line messages).
@@ -161,6 +183,10 @@ def generate_spectrograms(generator: Union[str, dict[str, Any]], num: int = 16,
            if isinstance(generator, str) else generator)
   config = model["config"]
   family = gans.get_family(str(config.model.family))
+  if pitch is not None:
+    if label is not None:
+      raise ValueError("--pitch and --label exclude each other")
+    label = pitch_label(model["class_names"], pitch, name)
   _check_label(family, config, name, label, model["class_names"], interpolate)
   if interpolate:
     num = interpolate
@@ -190,7 +216,8 @@ def generate_files(generator: str, num: int, output: str,
                    label: Optional[int] = None, seed: int = 0,
                    method: str = "pghi", batch_size: int = 64,
                    interpolate: int = 0,
-                   seed2: Optional[int] = None) -> list[str]:
+                   seed2: Optional[int] = None,
+                   pitch: Optional[int] = None) -> list[str]:
   """Generates sounds into ``output`` (see :func:`generate_spectrograms`).
 
   Returns:
@@ -204,7 +231,7 @@ def generate_files(generator: str, num: int, output: str,
   from audiogan_jax.train import trainer  # pylint: disable=g-import-not-at-top
 
   outputs, labels, model = generate_spectrograms(
-      generator, num, label, seed, batch_size, interpolate, seed2)
+      generator, num, label, seed, batch_size, interpolate, seed2, pitch)
   config = model["config"]
   family = gans.get_family(str(config.model.family))
   specs, waves = media.to_media(family, config, outputs, method, seed)
@@ -238,7 +265,8 @@ def main(argv) -> None:
     raise ValueError("--seed2 only applies with --interpolate=N")
   paths = generate_files(FLAGS.generator, FLAGS.num, FLAGS.output,
                          FLAGS.label, FLAGS.seed, FLAGS.method,
-                         FLAGS.batch_size, FLAGS.interpolate, FLAGS.seed2)
+                         FLAGS.batch_size, FLAGS.interpolate, FLAGS.seed2,
+                         FLAGS.pitch)
   print(f"wrote {len(paths)} WAV files and spectrograms.png to "
         f"{FLAGS.output}")
 

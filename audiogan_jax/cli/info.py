@@ -80,11 +80,16 @@ def main(argv) -> None:
   common.hide_accelerators_from_tensorflow()
   config = _CONFIG.value
   m = config.model
-  width = "ch" if "ch" in m else "d"   # BigGAN-style ch; WaveGAN's d
+  # BigGAN-style ch; WaveGAN's d; GANSynth's per-resolution channels.
+  width = next(k for k in ("ch", "d", "channels") if k in m)
   conditional = (str(m.get("conditioning", "none")) != "none"
-                 or bool(m.get("conditional", False)))
+                 or bool(m.get("conditional", False))
+                 or str(m.family) == "gansynth")
+  size = m[width]
+  size = ",".join(map(str, size)) if isinstance(size, (list, tuple)) else int(
+      size)
   out = {"model": str(m.family), "conditional": conditional,
-         width: int(m[width]), "networks": network_report(config)}
+         width: size, "networks": network_report(config)}
   if "conditioning" in m:
     out["conditioning"] = str(m.conditioning)
   out["total_params"] = sum(n["params"] for n in out["networks"].values())

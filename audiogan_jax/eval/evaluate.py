@@ -30,7 +30,11 @@ What reaches the classifier, per generator kind (``media.output_kind``):
 * ``specgan``: always audio: undo the normalisation, Griffin-Lim, then the
   256x128 spectrogram;
 * ``waveform`` (WaveGAN): the waveform's 256x128 spectrogram (of the first
-  16384 samples for 65536-sample models).
+  16384 samples for 65536-sample models);
+* ``ifspec`` (GANSynth): the exact inverse STFT of the IF-Mel image, then the
+  256x128 spectrogram of the clip's first 16384 samples (its first second:
+  the attack and the pitch; train the classifier with ``data.label=pitch``
+  for the pitch IS GANSynth reports).
 """
 
 from __future__ import annotations
@@ -111,6 +115,9 @@ def classifier_data_config(data_config: Config) -> Config:
   """The data the evaluation classifier learns: every label of the main set."""
   d = ml_collections.ConfigDict(data_config.to_dict())
   d.labelled_fraction = 1.0
+  # Longer clips (long WaveGAN, GANSynth's 4-second notes): the classifier
+  # sees their first 16384 samples, as it does of generated ones.
+  d.num_samples = spec_lib.NUM_SAMPLES
   if "guidance" in d:
     d.guidance.source = ""
   return d
@@ -281,6 +288,8 @@ def _input_path(kind: str, through_audio: bool) -> str:
     return "waveform -> spectrogram"
   if kind == media.SPECGAN:
     return "Griffin-Lim -> waveform -> spectrogram"
+  if kind == media.IFSPEC:
+    return "inverse STFT -> waveform -> spectrogram"
   return ("PGHI -> waveform -> spectrogram" if through_audio
           else "generated spectrogram")
 
@@ -318,6 +327,7 @@ def classifier_inputs(family, config: Config, outputs: np.ndarray,
     waves = waves[:, :spec_lib.NUM_SAMPLES]
   else:
     _, waves = media.to_media(family, config, outputs, "pghi", seed)
+    waves = waves[:, :spec_lib.NUM_SAMPLES]
   return pipeline.compute_spectrograms(waves, clip, chunk=len(waves))
 
 

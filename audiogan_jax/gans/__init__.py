@@ -6,13 +6,14 @@ import types
 
 from audiogan_jax.gans import biggan
 from audiogan_jax.gans import gaae
+from audiogan_jax.gans import gansynth
 from audiogan_jax.gans import ggan
 from audiogan_jax.gans import wavegan
 
 # WaveGAN and SpecGAN share one module; it reads model.family.
 FAMILIES: dict[str, types.ModuleType] = {
-    "biggan": biggan, "gaae": gaae, "ggan": ggan, "wavegan": wavegan,
-    "specgan": wavegan}
+    "biggan": biggan, "gaae": gaae, "gansynth": gansynth, "ggan": ggan,
+    "wavegan": wavegan, "specgan": wavegan}
 
 
 def get_family(name: str) -> types.ModuleType:

@@ -1,0 +1,214 @@
+"""GANSynth: the paper config, the growth schedule, a tiny run through every
+stage, export and generation by pitch."""
+
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from audiogan_jax import export as export_lib
+from audiogan_jax import gans
+from audiogan_jax.cli import generate as generate_cli
+from audiogan_jax.config import gansynth_config
+from audiogan_jax.gans import gansynth
+from audiogan_jax.train import state as state_lib
+from audiogan_jax.train import trainer
+from tests_helpers import tiny_gansynth_config
+
+
+def test_paper_config_sizes_and_settings():
+  c = gansynth_config()
+  assert gans.get_family("gansynth") is gansynth
+  assert gansynth.representation(c).shape == (256, 512, 2)
+  shapes = jax.eval_shape(lambda k: gansynth.init_state(c, k),
+                          jax.random.key(0))
+  # The report's tables (models/progressive.py; tests/test_progressive.py
+  # derives them layer by layer).
+  assert state_lib.count_params(shapes.params["g"]) == 7_319_182
+  assert state_lib.count_params(shapes.params["d"]) == 6_831_230
+  assert (c.optim.g_lr, c.optim.d_lr, c.optim.b1, c.optim.b2) == (
+      8e-4, 8e-4, 0.0, 0.99)
+  assert c.train.batch_size == 8 and c.train.d_steps == 1
+  assert (c.model.z_dim, c.model.num_classes) == (256, 61)
+  assert tuple(c.model.channels) == (256, 256, 256, 256, 128, 64, 32)
+  assert (c.loss.gp_weight, c.loss.drift_weight, c.loss.d_ac_weight,
+          c.loss.g_ac_weight) == (10.0, 0.001, 10.0, 10.0)
+  # Seven stages of 800k images at batch 8, stable and in transition.
+  assert c.model.stable_steps * 8 == c.model.transition_steps * 8 == 800_000
+  assert c.data.label == "pitch" and c.data.num_samples == 65536
+
+
+def test_growth_schedule():
+  c = tiny_gansynth_config()
+  c.model.update(stable_steps=3, transition_steps=2)   # R = 4
+  got = [float(gansynth.progress_at(c, s)) for s in range(20)]
+  want = [0, 0, 0,  0, 0.5,  1, 1, 1,  1, 1.5,  2, 2, 2,  2, 2.5,
+          3, 3, 3, 3, 3]
+  np.testing.assert_allclose(got, want)
+  assert gansynth.schedule(c) == [(0, 0.0), (3, 0.0), (5, 1.0), (8, 1.0),
+                                  (10, 2.0), (13, 2.0), (15, 3.0)]
+  c.model.update(stable_steps=0, transition_steps=0)   # no growing
+  assert float(gansynth.progress_at(c, 0)) == 3.0
+  c.model.stable_steps = -1
+  with pytest.raises(ValueError, match="stable_steps"):
+    gansynth.progress_at(c, 0)
+
+
+def test_start_shape_must_grow_to_the_image():
+  c = tiny_gansynth_config()
+  c.model.num_classes = 4
+  c.model.start_shape = (8, 8)
+  with pytest.raises(ValueError, match="start_shape"):
+    gansynth.networks(c)
+
+
+def test_generator_renders_at_the_progress_of_its_step():
+  """The step stored with G sets its resolution: at step 0 the image is made
+  of the lowest resolution's 8x8 blocks, once grown it is not."""
+  c = tiny_gansynth_config()
+  c.model.num_classes = 4
+  state = gansynth.init_state(c, jax.random.key(0))
+  z, y = gansynth.sample_latents(c, jax.random.key(1), 2)
+  params, stats = state.params["g"], state.stats["g"]
+  assert int(stats["step"]) == 0
+  low = np.asarray(gansynth.generate(c, params, stats, z, y))
+  blocks = low.reshape(2, 16, 8, 16, 8, 2)
+  np.testing.assert_array_equal(
+      blocks, np.broadcast_to(blocks[:, :, :1, :, :1], blocks.shape))
+  grown = {**stats, "step": jnp.asarray(100, jnp.int32)}
+  full = np.asarray(gansynth.generate(c, params, grown, z, y))
+  assert np.abs(full.reshape(blocks.shape)
+                - full.reshape(blocks.shape)[:, :, :1, :, :1]).max() > 1e-3
+
+
+@pytest.fixture(scope="module")
+def grown(tmp_path_factory):
+  """A tiny run through all four resolutions (full size at step 14)."""
+  c = tiny_gansynth_config()
+  n = 16
+  c.train.update(num_steps=n, checkpoint_every=n, sample_every=n)
+  workdir = str(tmp_path_factory.mktemp("gansynth") / "run")
+  state = trainer.train_and_evaluate(c, workdir)
+  with open(os.path.join(workdir, "metrics.jsonl")) as f:
+    rows = [json.loads(line) for line in f]
+  return dict(config=c, workdir=workdir, state=state, rows=rows, n=n)
+
+
+def test_stage_transitions_keep_training_finite(grown):
+  rows, c = grown["rows"], grown["config"]
+  assert [r["step"] for r in rows] == list(range(1, grown["n"] + 1))
+  # Row i logs iteration i - 1's progress: 0, fade-ins, up to the full 3.
+  progress = [r["train/progress"] for r in rows]
+  np.testing.assert_allclose(
+      progress, [float(gansynth.progress_at(c, s)) for s in range(grown["n"])])
+  assert progress[0] == 0.0 and progress[-1] == 3.0
+  assert {0.5, 1.5, 2.5} <= set(progress)
+  for r in rows:
+    for k in ("d_loss", "g_loss", "gp", "d_ac", "g_ac", "drift"):
+      assert np.isfinite(r[f"train/{k}"]), (k, r)
+  assert int(grown["state"].stats["g"]["step"]) == grown["n"]
+  samples = os.path.join(grown["workdir"], "samples",
+                         f"step_{grown['n']:07d}")
+  assert {"spectrograms.png", "waveforms.png"} <= set(os.listdir(samples))
+
+
+def test_export_and_generate_by_pitch(grown, tmp_path):
+  path = os.path.join(grown["workdir"], "generator.msgpack")
+  model = export_lib.load_generator(path)
+  assert model["class_names"] == ("48", "55", "62", "69")
+  assert int(model["batch_stats"]["step"]) == grown["n"]
+  out = str(tmp_path / "c55")
+  paths = generate_cli.generate_files(path, 3, out, pitch=55, seed=2)
+  assert len(paths) == 3 and all(p.endswith("_55.wav") for p in paths)
+  import soundfile as sf  # pylint: disable=g-import-not-at-top
+  audio, rate = sf.read(paths[0])
+  assert rate == 16000 and audio.shape == (16384,)
+  assert np.all(np.isfinite(audio)) and np.max(np.abs(audio)) <= 1.0
+  assert {"spectrograms.png", "waveforms.png"} <= set(os.listdir(out))
+  # The same sounds as --label with that pitch's index.
+  a, _, _ = generate_cli.generate_spectrograms(path, 2, pitch=55, seed=2)
+  b, _, _ = generate_cli.generate_spectrograms(path, 2, label=1, seed=2)
+  np.testing.assert_array_equal(a, b)
+  assert a.shape == (2, 128, 128, 2)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(pitch=60), r"--pitch=60 is not among the pitches .* \(48..69\)"),
+    (dict(pitch=55, label=1), "--pitch and --label exclude each other"),
+])
+def test_pitch_errors_are_one_line(grown, kwargs, message):
+  path = os.path.join(grown["workdir"], "generator.msgpack")
+  with pytest.raises(ValueError, match=message):
+    generate_cli.generate_spectrograms(path, 1, **kwargs)
+
+
+def test_pitch_needs_a_generator_of_pitches(grown):
+  model = export_lib.load_generator(
+      os.path.join(grown["workdir"], "generator.msgpack"))
+  model = {**model, "class_names": ("ba", "di", "ku", "me")}
+  with pytest.raises(ValueError, match="are not pitches"):
+    generate_cli.generate_spectrograms(model, 1, pitch=55)
+
+
+def _fit_softmax(x, y, num_classes, steps=300, lr=0.1):
+  """Softmax regression on standardised features; returns a predictor."""
+  mu, sd = x.mean(0), x.std(0) + 1e-6
+  xs = (x - mu) / sd
+  w, b = np.zeros((x.shape[1], num_classes)), np.zeros(num_classes)
+  onehot = np.eye(num_classes)[y]
+  for _ in range(steps):
+    logits = xs @ w + b
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    w -= lr * (xs.T @ (p - onehot) / len(xs) + 1e-3 * w)
+    b -= lr * (p - onehot).mean(0)
+  return lambda f: np.argmax(((f - mu) / sd) @ w + b, axis=1)
+
+
+def _spectrum(images):
+  """The time-averaged magnitude channel of IF-Mel images: [N, bins]."""
+  return np.asarray(images, np.float64)[..., 0].mean(axis=1)
+
+
+def test_generated_pitch_is_recovered(tmp_path):
+  """800 iterations on two synthetic pitches (MIDI 48 and 67), growing from
+  8 x 16 to 32 x 64 IF-Mel images of 2048-sample notes.
+
+  A classifier fitted on real notes (softmax regression on the
+  time-averaged mel magnitude, where the harmonics' spacing gives the pitch
+  away) names the pitch G was asked for; chance is 50 %. It is scored on
+  the generated images and on the images of the audio they decode to.
+  """
+  from audiogan_jax.audio import ifspec  # pylint: disable=g-import-not-at-top
+  from audiogan_jax.data import pipeline  # pylint: disable=g-import-not-at-top
+  c = tiny_gansynth_config("48,67")
+  c.data.num_samples = 2048
+  c.data.synthetic.update(num_train=256, num_test=64)
+  c.model.update(n_fft=128, hop=64, start_shape=(8, 16),
+                 channels=(32, 32, 16), stable_steps=50, transition_steps=50)
+  n = 800
+  c.train.update(num_steps=n, checkpoint_every=n, log_every=100,
+                 ema_decay=0.99)
+  data = pipeline.load_dataset(c, with_test=True, spectrograms=False)
+  config = trainer.resolve_config(c, data)
+  rep = gansynth.representation(config)
+  predict = _fit_softmax(_spectrum(ifspec.encode(rep, data.train.waveforms)),
+                         data.train.labels, 2)
+  real = np.mean(predict(_spectrum(ifspec.encode(rep, data.test.waveforms)))
+                 == data.test.true_labels)
+  assert real > 0.95, real
+  state = trainer.train_and_evaluate(c, str(tmp_path))
+  z, _ = gansynth.sample_latents(config, jax.random.key(7), 64)
+  y = np.arange(64) % 2
+  images = gansynth.generate(config, state.ema_params["g"],
+                             state.ema_stats["g"], z, jnp.asarray(y))
+  on_images = np.mean(predict(_spectrum(images)) == y)
+  audio = gansynth.to_waveforms(config, images)
+  on_audio = np.mean(predict(_spectrum(ifspec.encode(rep, audio))) == y)
+  print(f"pitch recovered: {on_images:.0%} of images, {on_audio:.0%} of "
+        "decoded clips")
+  assert on_images > 0.7, on_images
+  assert on_audio > 0.7, on_audio
