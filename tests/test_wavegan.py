@@ -17,6 +17,7 @@ from audiogan_jax.models import wavegan as nets
 from audiogan_jax.train import losses
 from audiogan_jax.train import state as state_lib
 from audiogan_jax.train import trainer
+from tests_helpers import fit_softmax
 from tests_helpers import LEARNING
 from tests_helpers import assert_learns
 from tests_helpers import tiny_wavegan_config
@@ -288,21 +289,6 @@ def _envelope(waves):
   return np.log(np.sqrt(np.mean(w ** 2, axis=-1)) + 1e-4)
 
 
-def _fit_softmax(x, y, num_classes, steps=500, lr=0.1):
-  """Softmax regression on standardised features; returns a predictor."""
-  mu, sd = x.mean(0), x.std(0) + 1e-6
-  xs = (x - mu) / sd
-  w, b = np.zeros((x.shape[1], num_classes)), np.zeros(num_classes)
-  onehot = np.eye(num_classes)[y]
-  for _ in range(steps):
-    logits = xs @ w + b
-    p = np.exp(logits - logits.max(1, keepdims=True))
-    p /= p.sum(1, keepdims=True)
-    w -= lr * (xs.T @ (p - onehot) / len(xs) + 1e-3 * w)
-    b -= lr * (p - onehot).mean(0)
-  return lambda f: np.argmax(((f - mu) / sd) @ w + b, axis=1)
-
-
 @pytest.mark.skipif(not os.environ.get("AUDIOGAN_SLOW_TESTS"),
                     reason="about 8 minutes on 2 CPU cores; set "
                     "AUDIOGAN_SLOW_TESTS=1 to run")
@@ -323,8 +309,8 @@ def test_acgan_samples_carry_their_label(tmp_path):
                       checkpoint_every=350)
   config.optim.g_lr = config.optim.d_lr = 1e-3
   data = pipeline.load_dataset(config, with_test=True, spectrograms=False)
-  predict = _fit_softmax(_envelope(data.train.waveforms),
-                         data.train.true_labels, 2)
+  predict = fit_softmax(_envelope(data.train.waveforms),
+                        data.train.true_labels, 2, steps=500)
   real_acc = np.mean(predict(_envelope(data.test.waveforms))
                      == data.test.true_labels)
   assert real_acc > 0.85, real_acc

@@ -50,6 +50,7 @@ import numpy as np
 
 from audiogan_jax.audio.io import NUM_SAMPLES
 from audiogan_jax.audio.io import SAMPLE_RATE
+from audiogan_jax.data import synth_dsp
 from audiogan_jax.data.sources import AudioSet
 
 INSTRUMENTS = ("plucked", "bowed", "mallet", "reed")
@@ -164,11 +165,6 @@ def pitch_names(pitches: Sequence[int]) -> tuple[str, ...]:
   return tuple(str(int(p)) for p in pitches)
 
 
-def _smoothstep(x: np.ndarray) -> np.ndarray:
-  x = np.clip(x, 0.0, 1.0)
-  return x * x * (3.0 - 2.0 * x)
-
-
 def _draw_params(seed: int, stream: int, indices: np.ndarray,
                  pitches: np.ndarray, instruments: np.ndarray,
                  num_samples: int) -> dict:
@@ -252,7 +248,7 @@ def _render(p: dict, out: np.ndarray) -> None:
   # Envelope: silent until the onset, a smooth attack, an exponential decay,
   # then a release after the note-off.
   since = np.maximum(t - col("onset"), 0.0).astype(np.float32)  # [B, T]
-  env = _smoothstep(since / col("attack").astype(np.float32))
+  env = synth_dsp.smoothstep(since / col("attack").astype(np.float32))
   env *= np.exp(-since / col("decay").astype(np.float32))
   off = col("note_off") * num_samples / SAMPLE_RATE
   released = np.maximum(t - off, 0.0).astype(np.float32)
@@ -297,14 +293,7 @@ def _render(p: dict, out: np.ndarray) -> None:
 
   # A faint white noise floor at the drawn SNR.
   noise = p["noise"]
-  noise_rms = np.sqrt(np.einsum("ij,ij->i", noise, noise) / num_samples)
-  clean_rms = np.sqrt(np.einsum("ij,ij->i", clean, clean) / num_samples)
-  scale = clean_rms * 10 ** (-p["snr_db"] / 20) / (noise_rms + 1e-9)
-  np.multiply(noise, scale[:, None].astype(np.float32), out=out)
-  out += clean
-  peak = np.maximum(out.max(axis=1), -out.min(axis=1))
-  out *= np.minimum(1.0, 0.999 / np.maximum(peak, 1e-9))[:, None].astype(
-      np.float32)
+  synth_dsp.mix_noise_floor(clean, noise, p["snr_db"], out)
 
 
 def generate(num_examples: int, seed: int,

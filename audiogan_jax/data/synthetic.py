@@ -41,6 +41,7 @@ import scipy.fft
 from audiogan_jax.audio.io import NUM_SAMPLES
 from audiogan_jax.audio.io import SAMPLE_RATE
 from audiogan_jax.data import notes
+from audiogan_jax.data import synth_dsp
 from audiogan_jax.data.sources import AudioSet
 
 SPLIT_STREAMS = {"train": 0, "valid": 1, "test": 2}
@@ -115,11 +116,6 @@ def describe_class(index: int) -> str:
   order = _VOWEL_CYCLES[cycle]
   vowels = "-".join(list(VOWELS)[v] for v in order + order[:1])
   return f"{vowels}, {list(CONTOURS)[contour]}, burst {BURSTS[burst]}"
-
-
-def _smoothstep(x: np.ndarray) -> np.ndarray:
-  x = np.clip(x, 0.0, 1.0)
-  return x * x * (3.0 - 2.0 * x)
 
 
 # Uniformly drawn per-example parameters: name -> (low, high) for the "low"
@@ -246,9 +242,9 @@ def _render(p: dict, out: np.ndarray) -> None:
   # segments, so a smoothstep of the distance to the nearer edge equals the
   # product of the rising and falling ramps.
   t_end = t0 + length + gap
-  env = _smoothstep(np.minimum(tc - t0, t_end - tc) * (1 / _RAMP))
+  env = synth_dsp.smoothstep(np.minimum(tc - t0, t_end - tc) * (1 / _RAMP))
   middle = np.flatnonzero(p["burst"] == 1)
-  closed = _smoothstep(np.minimum(tc - t_gap[middle],
+  closed = synth_dsp.smoothstep(np.minimum(tc - t_gap[middle],
                                   t_gap[middle] + gap[middle] - tc) *
                        (1 / _CLOSURE_RAMP))
   env[middle] *= 1.0 - closed
@@ -292,7 +288,7 @@ def _render(p: dict, out: np.ndarray) -> None:
   w = col("trans")[..., None]
   log_f = log_t[:, :, 0]
   for j, centre in enumerate((1 / 6, 1 / 2, 5 / 6)):
-    glide = _smoothstep((uf - (centre - w)) / (2 * w))
+    glide = synth_dsp.smoothstep((uf - (centre - w)) / (2 * w))
     log_f = log_f + glide * (log_t[:, :, (j + 1) % 3] - log_t[:, :, j])
   formants = np.exp(log_f)                                     # [B, F, 3]
 
@@ -355,15 +351,7 @@ def _render(p: dict, out: np.ndarray) -> None:
         n=NUM_SAMPLES, axis=1)
     noise = noise.copy()
     noise[pink] = shaped
-  # Row-wise sums of squares and peaks without full-size temporaries.
-  noise_rms = np.sqrt(np.einsum("ij,ij->i", noise, noise) / NUM_SAMPLES)
-  clean_rms = np.sqrt(np.einsum("ij,ij->i", clean, clean) / NUM_SAMPLES)
-  scale = clean_rms * 10 ** (-p["snr_db"] / 20) / (noise_rms + 1e-9)
-  np.multiply(noise, scale[:, None].astype(np.float32), out=out)
-  out += clean
-  peak = np.maximum(out.max(axis=1), -out.min(axis=1))
-  out *= np.minimum(1.0, 0.999 / np.maximum(peak, 1e-9))[:, None].astype(
-      np.float32)
+  synth_dsp.mix_noise_floor(clean, noise, p["snr_db"], out)
 
 
 def generate(num_examples: int, seed: int, num_classes: int = 10,
