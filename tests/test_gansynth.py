@@ -16,6 +16,7 @@ from audiogan_jax.config import gansynth_config
 from audiogan_jax.gans import gansynth
 from audiogan_jax.train import state as state_lib
 from audiogan_jax.train import trainer
+from tests_helpers import fit_softmax
 from tests_helpers import tiny_gansynth_config
 
 
@@ -50,8 +51,17 @@ def test_growth_schedule():
   np.testing.assert_allclose(got, want)
   assert gansynth.schedule(c) == [(0, 0.0), (3, 0.0), (5, 1.0), (8, 1.0),
                                   (10, 2.0), (13, 2.0), (15, 3.0)]
+  stages = [gansynth.stage_at(c, s) for s in range(20)]
+  assert stages == [int(np.ceil(p)) for p in want]
+  c.model.update(stable_steps=2, transition_steps=0)   # jumps, no fade-in
+  np.testing.assert_allclose(
+      [float(gansynth.progress_at(c, s)) for s in range(10)],
+      [0, 0, 1, 1, 2, 2, 3, 3, 3, 3])
+  assert [gansynth.stage_at(c, s) for s in range(10)] == [
+      0, 0, 1, 1, 2, 2, 3, 3, 3, 3]
   c.model.update(stable_steps=0, transition_steps=0)   # no growing
   assert float(gansynth.progress_at(c, 0)) == 3.0
+  assert gansynth.stage_at(c, 0) == 3
   c.model.stable_steps = -1
   with pytest.raises(ValueError, match="stable_steps"):
     gansynth.progress_at(c, 0)
@@ -82,6 +92,39 @@ def test_generator_renders_at_the_progress_of_its_step():
   full = np.asarray(gansynth.generate(c, params, grown, z, y))
   assert np.abs(full.reshape(blocks.shape)
                 - full.reshape(blocks.shape)[:, :, :1, :, :1]).max() > 1e-3
+
+
+def test_staged_step_matches_the_whole_model():
+  """The step compiled for a stage (the blocks above it skipped) updates
+  the parameters as the step that computes every block does."""
+  import functools  # pylint: disable=g-import-not-at-top
+  c = tiny_gansynth_config()
+  c.model.num_classes = 4
+  state = gansynth.init_state(c, jax.random.key(0))
+  rng = np.random.default_rng(0)
+  batch = {"x_waveform": jnp.asarray(
+      0.3 * rng.standard_normal((1, 4, 16384)), jnp.float32),
+           "x_label": jnp.asarray([[0, 1, 2, 3]], jnp.int32)}
+  for step in (3,):   # progress 0.5: stage 1 of 0..3, fading in
+    st = state.replace(step=jnp.asarray(step, state.step.dtype))
+    stage = gansynth.stage_at(c, step)
+    assert stage == 1
+    out = {}
+    for variant in (stage, None):
+      fn = jax.jit(functools.partial(gansynth.train_iteration, config=c,
+                                     variant=variant))
+      out[variant] = fn(st, batch, jax.random.key(1))
+    (a, ma), (b, mb) = out[stage], out[None]
+    for x, y in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params)):
+      np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-4,
+                                 atol=1e-5)
+    for k in ("d_loss", "g_loss", "gp"):
+      np.testing.assert_allclose(float(ma[k]), float(mb[k]), rtol=1e-4,
+                                 atol=1e-5)
+    # The blocks above the stage got no update in either form.
+    top = f"block{stage + 1}_conv0"
+    np.testing.assert_array_equal(np.asarray(a.params["g"][top]["kernel"]),
+                                  np.asarray(st.params["g"][top]["kernel"]))
 
 
 @pytest.fixture(scope="module")
@@ -153,56 +196,43 @@ def test_pitch_needs_a_generator_of_pitches(grown):
     generate_cli.generate_spectrograms(model, 1, pitch=55)
 
 
-def _fit_softmax(x, y, num_classes, steps=300, lr=0.1):
-  """Softmax regression on standardised features; returns a predictor."""
-  mu, sd = x.mean(0), x.std(0) + 1e-6
-  xs = (x - mu) / sd
-  w, b = np.zeros((x.shape[1], num_classes)), np.zeros(num_classes)
-  onehot = np.eye(num_classes)[y]
-  for _ in range(steps):
-    logits = xs @ w + b
-    p = np.exp(logits - logits.max(1, keepdims=True))
-    p /= p.sum(1, keepdims=True)
-    w -= lr * (xs.T @ (p - onehot) / len(xs) + 1e-3 * w)
-    b -= lr * (p - onehot).mean(0)
-  return lambda f: np.argmax(((f - mu) / sd) @ w + b, axis=1)
-
-
 def _spectrum(images):
   """The time-averaged magnitude channel of IF-Mel images: [N, bins]."""
   return np.asarray(images, np.float64)[..., 0].mean(axis=1)
 
 
 def test_generated_pitch_is_recovered(tmp_path):
-  """800 iterations on two synthetic pitches (MIDI 48 and 67), growing from
+  """600 iterations on two synthetic pitches (MIDI 36 and 72), growing from
   8 x 16 to 32 x 64 IF-Mel images of 2048-sample notes.
 
   A classifier fitted on real notes (softmax regression on the
   time-averaged mel magnitude, where the harmonics' spacing gives the pitch
-  away) names the pitch G was asked for; chance is 50 %. It is scored on
-  the generated images and on the images of the audio they decode to.
+  away) names the pitch G was asked for in 256 generated notes; chance is
+  50 %, and a G that ignores the pitch reaches 62 % with probability under
+  1e-4. It is scored on the generated images and on the images of the audio
+  they decode to. Measured: 73-78 % on images, 79-88 % on audio (two seeds).
   """
   from audiogan_jax.audio import ifspec  # pylint: disable=g-import-not-at-top
   from audiogan_jax.data import pipeline  # pylint: disable=g-import-not-at-top
-  c = tiny_gansynth_config("48,67")
+  c = tiny_gansynth_config("36,72")
   c.data.num_samples = 2048
   c.data.synthetic.update(num_train=256, num_test=64)
   c.model.update(n_fft=128, hop=64, start_shape=(8, 16),
                  channels=(32, 32, 16), stable_steps=50, transition_steps=50)
-  n = 800
+  n = 600
   c.train.update(num_steps=n, checkpoint_every=n, log_every=100,
                  ema_decay=0.99)
   data = pipeline.load_dataset(c, with_test=True, spectrograms=False)
   config = trainer.resolve_config(c, data)
   rep = gansynth.representation(config)
-  predict = _fit_softmax(_spectrum(ifspec.encode(rep, data.train.waveforms)),
-                         data.train.labels, 2)
+  predict = fit_softmax(_spectrum(ifspec.encode(rep, data.train.waveforms)),
+                        data.train.labels, 2, steps=300)
   real = np.mean(predict(_spectrum(ifspec.encode(rep, data.test.waveforms)))
                  == data.test.true_labels)
   assert real > 0.95, real
   state = trainer.train_and_evaluate(c, str(tmp_path))
-  z, _ = gansynth.sample_latents(config, jax.random.key(7), 64)
-  y = np.arange(64) % 2
+  z, _ = gansynth.sample_latents(config, jax.random.key(7), 256)
+  y = np.arange(256) % 2
   images = gansynth.generate(config, state.ema_params["g"],
                              state.ema_stats["g"], z, jnp.asarray(y))
   on_images = np.mean(predict(_spectrum(images)) == y)
@@ -210,5 +240,38 @@ def test_generated_pitch_is_recovered(tmp_path):
   on_audio = np.mean(predict(_spectrum(ifspec.encode(rep, audio))) == y)
   print(f"pitch recovered: {on_images:.0%} of images, {on_audio:.0%} of "
         "decoded clips")
-  assert on_images > 0.7, on_images
+  assert on_images > 0.62, on_images
   assert on_audio > 0.7, on_audio
+
+
+def test_demo_config_grows_to_full_size_before_it_ends():
+  from audiogan_jax import config as config_lib  # pylint: disable=g-import-not-at-top
+  c = config_lib.load_config_file(os.path.join(
+      os.path.dirname(__file__), "..", "configs", "gansynth_demo.py"))
+  c.model.num_classes = 5   # what the five synthetic pitches resolve to
+  assert gansynth.representation(c).shape == (128, 128, 2)
+  shapes = jax.eval_shape(lambda k: gansynth.init_state(c, k),
+                          jax.random.key(0))
+  assert state_lib.count_params(shapes.params["g"]) > 0
+  full = gansynth.schedule(c)[-1][0]
+  assert float(gansynth.progress_at(c, full)) == 4.0
+  assert full < c.train.num_steps
+
+
+def test_bench_counts_the_step_of_each_stage():
+  from audiogan_jax.train import bench  # pylint: disable=g-import-not-at-top
+
+  def config():
+    c = tiny_gansynth_config()
+    c.model.num_classes = 4
+    c.train.num_steps = 20
+    return c
+
+  low = bench.count_flops(config(), iteration=0)
+  full = bench.count_flops(config())   # the last iteration: stage 3
+  assert (low["variant"], full["variant"]) == (0, 3)
+  assert full["iteration"] == 19
+  # 16x16 against 128x128 images: most of the work is skipped at stage 0.
+  assert low["flops_per_iter"] < full["flops_per_iter"] / 4
+  with pytest.raises(ValueError, match=r"--iteration=20 is past the run"):
+    bench.count_flops(config(), iteration=20)

@@ -45,6 +45,9 @@ _FLOPS_ONLY = flags.DEFINE_bool(
 _TABLE = flags.DEFINE_string(
     "table", None, "Print the rows of this --output file as a Markdown "
     "table instead of benchmarking (no --config needed).")
+_ITERATION = flags.DEFINE_integer(
+    "iteration", -1, "Measure the step as it runs at this training "
+    "iteration (GANSynth: the growth stage there); -1: the last one.")
 _DISTRIBUTED = flags.DEFINE_bool(
     "distributed", False,
     "Call jax.distributed.initialize() (one process per host).")
@@ -69,7 +72,8 @@ def main(argv) -> None:
   from audiogan_jax.train import bench  # pylint: disable=g-import-not-at-top
   if _FLOPS_ONLY.value:
     row = bench.count_flops(_CONFIG.value,
-                            flags.FLAGS["config"].config_filename)
+                            flags.FLAGS["config"].config_filename,
+                            _ITERATION.value)
     row["label"] = _LABEL.value
     print(bench.to_json(row) if _JSON.value else
           f"{row['config']}: {row['flops_per_iter'] / 1e12:,.3f} TFLOP per "
@@ -84,7 +88,8 @@ def main(argv) -> None:
                         pipeline_batches=_PIPELINE_BATCHES.value,
                         cache_dir=_CACHE_DIR.value,
                         config_name=flags.FLAGS["config"].config_filename,
-                        compile_only=_COMPILE_ONLY.value)
+                        compile_only=_COMPILE_ONLY.value,
+                        iteration=_ITERATION.value)
   if jax.process_index() != 0:
     return
   row["label"] = _LABEL.value

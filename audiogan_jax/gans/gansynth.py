@@ -20,9 +20,11 @@ Progressive growing: ``progress`` rises from 0 (the lowest of R
 resolutions) to R - 1 (the full image) as training goes on, in stages of
 ``model.stable_steps`` iterations at a fixed resolution, each after the
 first preceded by ``model.transition_steps`` iterations in which the next
-resolution fades in linearly (``progress_at``). The networks compute every
-block at every stage and blend by ``progress`` (one compiled step serves all
-stages). The step that set the generator's progress is stored in its
+resolution fades in linearly (``progress_at``). The networks blend by
+``progress`` (traced) and compute only up to the resolution that counts,
+``stage_at(step)`` (static): the trainer compiles one step per resolution,
+each serving a fade-in and the stable stage after it, so the early stages
+cost only their own FLOPs. The step that set the generator's progress is stored in its
 ``batch_stats`` (``stats["g"]["step"]``), so a sample, a checkpoint or an
 exported generator always renders at the resolution it was trained to; an
 integer, so the EMA copy carries it unchanged.
@@ -30,7 +32,7 @@ integer, so the EMA copy carries it unchanged.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
 
 import jax
 import jax.numpy as jnp
@@ -124,6 +126,15 @@ def steps_per_iteration(config: Config) -> int:
   return 1
 
 
+def _stages(config: Config) -> tuple[int, int, float]:
+  stable = int(config.model.stable_steps)
+  trans = int(config.model.transition_steps)
+  if stable < 0 or trans < 0:
+    raise ValueError("--config.model.stable_steps and transition_steps must "
+                     "be >= 0")
+  return stable, trans, float(num_resolutions(config) - 1)
+
+
 def progress_at(config: Config, step) -> jax.Array:
   """The growth stage at iteration ``step``: a float in [0, R - 1].
 
@@ -132,12 +143,7 @@ def progress_at(config: Config, step) -> jax.Array:
   ``stable_steps`` at it. ``stable_steps = 0`` and ``transition_steps = 0``
   train the full resolution from the start (no growing).
   """
-  stable = int(config.model.stable_steps)
-  trans = int(config.model.transition_steps)
-  top = float(num_resolutions(config) - 1)
-  if stable < 0 or trans < 0:
-    raise ValueError("--config.model.stable_steps and transition_steps must "
-                     "be >= 0")
+  stable, trans, top = _stages(config)
   if stable + trans == 0:
     return jnp.asarray(top, jnp.float32)
   s = jnp.asarray(step, jnp.float32)
@@ -146,7 +152,30 @@ def progress_at(config: Config, step) -> jax.Array:
   k = jnp.floor(after / period)
   within = after - k * period
   frac = jnp.clip(within / trans, 0.0, 1.0) if trans else 1.0
-  return jnp.minimum(k + frac, top).astype(jnp.float32)
+  p = jnp.where(s < stable, 0.0, k + frac)
+  return jnp.minimum(p, top).astype(jnp.float32)
+
+
+def stage_at(config: Config, step: int) -> int:
+  """The highest resolution that counts at iteration ``step``:
+  ceil(progress_at(step)), computed on the host in integers.
+
+  Training compiles one step per value (``top`` of the networks), so the
+  low-resolution stages skip the blocks above them.
+  """
+  stable, trans, top = _stages(config)
+  step = int(step)
+  if stable + trans == 0:
+    return int(top)
+  if step < stable:
+    return 0
+  k, within = divmod(step - stable, stable + trans)
+  return int(min(k + (1 if within > 0 or not trans else 0), top))
+
+
+def step_variant(config: Config, step: int) -> int:
+  """What the trainer compiles one step for: the stage (``stage_at``)."""
+  return stage_at(config, step)
 
 
 def schedule(config: Config) -> list[tuple[int, float]]:
@@ -222,10 +251,14 @@ def real_inputs(config: Config, waves: jax.Array) -> jax.Array:
 
 
 def train_iteration(state: GANState, batch: Mapping[str, jax.Array],
-                    key: jax.Array, *, config: Config) -> tuple[GANState, dict]:
+                    key: jax.Array, *, config: Config,
+                    variant: Optional[int] = None) -> tuple[GANState, dict]:
   """One D update and one G update at the current progress.
 
   ``batch["x_waveform"]`` is [1, B, T] and ``batch["x_label"]`` [1, B].
+  ``variant`` (static) is ``stage_at(config, state.step)``: the networks
+  skip the resolutions above it. None computes every resolution (the same
+  values, at the full resolution's cost).
   """
   mods, txs = networks(config), optimizers(config)
   g, d = mods["g"], mods["d"]
@@ -238,10 +271,10 @@ def train_iteration(state: GANState, batch: Mapping[str, jax.Array],
   real = real_inputs(config, waves).astype(common.compute_dtype(config))
 
   def gen(gp_, z, y):
-    return g.apply({"params": gp_}, z, y, progress, train=True)
+    return g.apply({"params": gp_}, z, y, progress, train=True, top=variant)
 
   def critic(dp, x):
-    return d.apply({"params": dp}, x, progress, train=True)
+    return d.apply({"params": dp}, x, progress, train=True, top=variant)
 
   kd = jax.random.fold_in(key, 0)
   z = jax.random.normal(jax.random.fold_in(kd, _Z),

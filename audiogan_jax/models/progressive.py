@@ -36,13 +36,15 @@ Readings of the tables:
 * Channels change at the second conv of a discriminator block, so fromRGB at
   resolution b gives C_b, the same width as the output of the block above it
   (Progressive GAN's layout); that is what lets the two be blended.
-* Progressive growing lives in one static graph: both networks take a float
-  ``progress`` in [0, R - 1] (traced, so one jitted step serves every stage)
-  and blend per-resolution outputs (G) or inputs (D) with the weights of
-  ``generator_weights`` and ``discriminator_weights``. Every block is
-  computed at every stage, so the early stages cost the FLOPs of the full
-  resolution; the blocks that do not count get weight zero and so exactly
-  zero gradient.
+* Progressive growing: both networks take a float ``progress`` in
+  [0, R - 1] (traced, so one compiled step serves a whole fade-in and the
+  stable stage after it) and blend per-resolution outputs (G) or inputs (D)
+  with the weights of ``generator_weights`` and ``discriminator_weights``,
+  and a static ``top``, the highest resolution computed. With ``top =
+  ceil(progress)`` (what training uses, one compiled step per resolution)
+  the blocks above it are skipped, so the early stages cost only their own
+  FLOPs; with ``top=None`` every block is computed and those above get
+  weight zero, the same values and exactly zero gradient.
 """
 
 from __future__ import annotations
@@ -233,9 +235,16 @@ class Generator(nn.Module):
 
   @nn.compact
   def __call__(self, z: jax.Array, pitch: jax.Array,
-               progress: jax.Array | float, train: bool = True) -> jax.Array:
+               progress: jax.Array | float, train: bool = True,
+               top: Optional[int] = None) -> jax.Array:
+    """``top`` (static): the highest resolution computed, at least
+    ceil(progress); the blocks above it are skipped, which changes nothing
+    (their weight is zero) and saves their FLOPs. None computes them all."""
     del train  # no batch statistics
     r = self.num_resolutions
+    top = r - 1 if top is None else int(top)
+    if not 0 <= top < r:
+      raise ValueError(f"top={top} is not a resolution of 0..{r - 1}")
     sh, sw = self.start_shape
     c0 = self.channels[0]
     onehot = jax.nn.one_hot(pitch, self.num_classes, dtype=jnp.float32)
@@ -246,7 +255,7 @@ class Generator(nn.Module):
     h = pixel_norm(_lrelu(h))
     rgbs = [EqualizedConv(self.out_channels, (1, 1), gain=1.0,
                           dtype=self.dtype, name="to_rgb0")(h)]
-    for b in range(1, r):
+    for b in range(1, top + 1):
       h = layers.upsample2(h)
       for i in range(2):
         h = EqualizedConv(self.channels[b], dtype=self.dtype,
@@ -256,10 +265,11 @@ class Generator(nn.Module):
                                 dtype=self.dtype, name=f"to_rgb{b}")(h))
     weights = generator_weights(progress, r)
     # Blend in float32: a weight of zero must silence its resolution exactly.
+    # Blended at resolution top, then box-upsampled to the full image.
     out = sum(weights[b] * box_upsample(rgb.astype(jnp.float32),
-                                        2 ** (r - 1 - b))
+                                        2 ** (top - b))
               for b, rgb in enumerate(rgbs))
-    return jnp.tanh(out)
+    return jnp.tanh(box_upsample(out, 2 ** (r - 1 - top)))
 
 
 class Discriminator(nn.Module):
@@ -277,9 +287,16 @@ class Discriminator(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, progress: jax.Array | float,
-               train: bool = True) -> tuple[jax.Array, jax.Array]:
+               train: bool = True,
+               top: Optional[int] = None) -> tuple[jax.Array, jax.Array]:
+    """``top`` (static): the highest resolution read, at least
+    ceil(progress); it reads the image alone there (its weight is one), so
+    skipping the blocks above changes nothing. None computes them all."""
     del train  # no batch statistics
     r = self.num_resolutions
+    top = r - 1 if top is None else int(top)
+    if not 0 <= top < r:
+      raise ValueError(f"top={top} is not a resolution of 0..{r - 1}")
     want = full_shape(self.start_shape, r)
     if tuple(x.shape[1:3]) != want or x.shape[-1] != self.out_channels:
       raise ValueError(f"the discriminator reads [B, {want[0]}, {want[1]}, "
@@ -288,7 +305,7 @@ class Discriminator(nn.Module):
     x = x.astype(jnp.float32)   # pooled in float32, then cast
     alphas = discriminator_weights(progress, r).astype(dt)
     h = None
-    for b in range(r - 1, -1, -1):
+    for b in range(top, -1, -1):
       x_b = box_downsample(x, 2 ** (r - 1 - b)).astype(dt)
       rgb = _lrelu(EqualizedConv(self.channels[b], (1, 1), dtype=self.dtype,
                                  name=f"from_rgb{b}")(x_b))

@@ -122,14 +122,15 @@ def _unrolled(config: Config) -> Config:
 
 
 def iteration_flops(family, config: Config, mesh, state, batch,
-                    key) -> float:
+                    key, variant=None) -> float:
   """XLA's FLOP count of one iteration, k updates unrolled, all devices.
 
   Lowered only (not compiled): the unoptimised program's count, before the
-  partitioner splits it over the devices.
+  partitioner splits it over the devices. ``variant``: the step's static
+  variant (``trainer.step_variant``; GANSynth's growth stage).
   """
   step = trainer.make_train_step(family, _unrolled(config), mesh)
-  cost = step.lower(state, batch, key).cost_analysis()
+  cost = step.lower(state, batch, key, variant).cost_analysis()
   if isinstance(cost, (list, tuple)):
     cost = cost[0] if cost else {}
   return float((cost or {}).get("flops", float("nan")))
@@ -166,7 +167,18 @@ def abstract_inputs(family, config: Config):
   return state, batch
 
 
-def count_flops(config: Config, config_name: str = "") -> dict[str, Any]:
+def _iteration(config: Config, iteration: Optional[int]) -> int:
+  """The training iteration to measure: ``iteration``, default the last."""
+  n = int(config.train.num_steps)
+  it = n - 1 if iteration is None or iteration < 0 else int(iteration)
+  if it >= n:
+    raise ValueError(f"--iteration={it} is past the run "
+                     f"(--config.train.num_steps={n}); use 0..{n - 1}")
+  return it
+
+
+def count_flops(config: Config, config_name: str = "",
+                iteration: Optional[int] = None) -> dict[str, Any]:
   """FLOPs and parameters of one iteration, from tracing alone.
 
   Nothing is compiled, run or loaded. The values the data would fill in
@@ -186,10 +198,13 @@ def count_flops(config: Config, config_name: str = "") -> dict[str, Any]:
   state, batch = abstract_inputs(family, config)
   k = family.steps_per_iteration(config)
   b = int(config.train.batch_size)
+  it = _iteration(config, iteration)
+  variant = trainer.step_variant(family, config, it)
   flops = iteration_flops(family, config, mesh, state, batch,
-                          jax.random.key(1))
+                          jax.random.key(1), variant)
   ex = b * k * len(family.streams(config))
   return {"config": config_name, "model": str(config.model.family),
+          "iteration": it, "variant": variant,
           "compute_dtype": str(gan_common.compute_dtype(config)),
           "global_batch": b, "steps_per_iteration": k,
           "examples_per_iter": ex,
@@ -201,12 +216,16 @@ def count_flops(config: Config, config_name: str = "") -> dict[str, Any]:
 
 def benchmark(config: Config, *, steps: int = 10, warmup: int = 2,
               pipeline_batches: int = 10, cache_dir: Optional[str] = None,
-              config_name: str = "", compile_only: bool = False
-              ) -> dict[str, Any]:
+              config_name: str = "", compile_only: bool = False,
+              iteration: Optional[int] = None) -> dict[str, Any]:
   """Measures one training iteration of ``config``; returns the JSON row.
 
   ``compile_only``: compile and count, but run nothing (for sizes a host
   cannot run in reasonable time); the timed values are then None.
+  ``iteration``: the iteration whose step is measured (default the last):
+  for a family whose step changes along the run (GANSynth's growth stages,
+  ``trainer.step_variant``) the step compiled for that iteration, started
+  at it.
   """
   if compile_only:
     steps, warmup = 1, 0
@@ -246,12 +265,17 @@ def benchmark(config: Config, *, steps: int = 10, warmup: int = 2,
       tmp.cleanup()
 
   state = trainer.init_state(family, config, mesh)
+  it = _iteration(config, iteration)
+  variant = trainer.step_variant(family, config, it)
+  if variant is not None:
+    state = state.replace(step=jax.device_put(
+        jnp.asarray(it, state.step.dtype), sharding.replicated(mesh)))
   batch = sharding.to_global(host_batch, mesh)
   key = jax.device_put(jax.random.key(int(tc.seed) + 1),
                        sharding.replicated(mesh))
   step = trainer.make_train_step(family, config, mesh)
   t0 = time.perf_counter()
-  lowered = step.lower(state, batch, key)
+  lowered = step.lower(state, batch, key, variant)
   compiled = lowered.compile()
   compile_sec = time.perf_counter() - t0
 
@@ -270,7 +294,7 @@ def benchmark(config: Config, *, steps: int = 10, warmup: int = 2,
   sec = statistics.median(times) if times else None
   peak_mem, mem_source = _memory(compiled)
 
-  flops = iteration_flops(family, config, mesh, state, batch, key)
+  flops = iteration_flops(family, config, mesh, state, batch, key, variant)
   dtype = str(gan_common.compute_dtype(config))
   peak_one, peak_source = device_peak(dtype)
   n_dev = int(mesh.devices.size)
@@ -290,6 +314,7 @@ def benchmark(config: Config, *, steps: int = 10, warmup: int = 2,
       "global_batch": global_batch,
       "per_device_batch": global_batch // n_dev,
       "steps_per_iteration": k,
+      "iteration": it, "variant": variant,
       "streams": len(streams),
       "examples_per_iter": examples_per_iter,
       "params": params,

@@ -109,6 +109,13 @@ def all_finite(*trees) -> jax.Array:
   return jnp.all(jnp.stack(leaves)) if leaves else jnp.bool_(True)
 
 
+def step_variant(family, config: Config, step: int):
+  """The static variant of the train step at iteration ``step``: the
+  family's ``step_variant`` (GANSynth: its growth stage), or None."""
+  fn = getattr(family, "step_variant", None)
+  return None if fn is None else fn(config, step)
+
+
 def make_train_step(family, config: Config, mesh):
   """The jitted iteration ``(state, batch, base_key) -> (state, metrics)``.
 
@@ -129,13 +136,17 @@ def make_train_step(family, config: Config, mesh):
     return _STEP_CACHE[cache_key]
   rep, bsh = sharding.replicated(mesh), sharding.batch_sharding(mesh)
 
-  def step(state, batch, base_key):
+  def step(state, batch, base_key, variant=None):
     key = jax.random.fold_in(base_key, state.step)
-    state, metrics = family.train_iteration(state, batch, key, config=config)
+    extra = {} if variant is None else {"variant": variant}
+    state, metrics = family.train_iteration(state, batch, key, config=config,
+                                            **extra)
     return state, {**metrics, FINITE: all_finite(metrics, state.params)}
 
+  # ``variant`` (static; see step_variant) selects one of the family's
+  # compiled forms, e.g. GANSynth's growth stage; None is the whole model.
   fn = jax.jit(step, in_shardings=(rep, bsh, rep), out_shardings=(rep, rep),
-               donate_argnums=(0,))
+               static_argnums=(3,), donate_argnums=(0,))
   _STEP_CACHE[cache_key] = fn
   return fn
 
@@ -547,9 +558,15 @@ def train_and_evaluate(config: Config, workdir: str,
       progress = writer_lib.Progress(num_steps, start)
       t_compile = time.perf_counter()
       step, first = start, start
+      last_variant = step_variant(family, config, start)
       while step < num_steps:
         batch = next(it)
-        state, metrics = train_step(state, batch, base_key)
+        variant = step_variant(family, config, step)
+        if variant != last_variant and step != first:
+          logging.info("iteration %d: the step's variant is now %s (compiled "
+                       "once)", step, variant)
+        last_variant = variant
+        state, metrics = train_step(state, batch, base_key, variant)
         metrics = dict(metrics)
         pending.append((step + 1, metrics.pop(FINITE)))
         done = step + 1
