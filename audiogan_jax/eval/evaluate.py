@@ -75,6 +75,15 @@ PUBLISHED_S09 = (
     ("real test data", 8.01, None, None),
 )
 
+# Report 004 (sections 2.2.2 and 5.2): pitch IS on NSynth's acoustic notes,
+# pitches 24-84 (GANSynth's classifier, not ours).
+PUBLISHED_NSYNTH = (
+    # (model, pitch IS)
+    ("GANSynth IF-Mel (Engel et al.)", 38.1),
+    ("WaveGAN on NSynth (Engel et al.)", 13.7),
+    ("GANSynth re-implemented (report 004)", 24.62),
+)
+
 
 def eval_classifier_config() -> Config:
   """The evaluation classifier's training config (``config.eval.classifier``).

@@ -122,6 +122,15 @@ def _score_tables(score: dict[str, Any]) -> list[report_lib.Table]:
         columns=["class", "accuracy"],
         rows=[[k, v] for k, v in cond["per_class"].items()]
         + [["all", cond["accuracy"]]], highlight_rows=[len(cond["per_class"])]))
+  if score.get("family") == "gansynth":
+    tables.append(report_lib.Table(
+        title="Published (NSynth acoustic notes, pitch IS; report 004)",
+        columns=["model", "pitch IS"],
+        rows=[[n, i] for n, i in evaluate.PUBLISHED_NSYNTH],
+        note="GANSynth's pitch classifier on NSynth; comparable only with a "
+             "run on NSynth scored with a classifier trained on the pitch "
+             "(--config.data.label=pitch)."))
+    return tables
   tables.append(report_lib.Table(
       title="Published (S09, 5 % labels; SPEC section 7)",
       columns=["model", "IS", "FID"],
