@@ -143,6 +143,17 @@ def gansynth_config() -> ml_collections.ConfigDict:
   return c
 
 
+def cpu_demo_report(c: ml_collections.ConfigDict) -> None:
+  """The demos' listening report at the end (WORKDIR/report.html): 500
+  scored clips, two sounds per class, and an evaluation classifier trained
+  first at CPU size (widths 8-64, hidden 64, 150 steps)."""
+  c.eval.report_at_end = True
+  c.eval.num_samples = 500
+  c.eval.report_per_class = 2
+  c.eval.classifier.update(dict(widths=(8, 16, 32, 64), hidden=64,
+                                batch_size=32, num_steps=150, lr=1e-3))
+
+
 def load_config_file(path: str) -> ml_collections.ConfigDict:
   """Runs ``get_config()`` of a config file given by path."""
   import importlib.util  # pylint: disable=g-import-not-at-top

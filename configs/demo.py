@@ -32,11 +32,5 @@ def get_config() -> ml_collections.ConfigDict:
                       ema_start=0, log_every=10, checkpoint_every=60,
                       sample_every=60, num_samples=20, eval_every=40,
                       eval_batch_size=50))
-  # The listening report at the end (WORKDIR/report.html), scored with an
-  # evaluation classifier trained first at CPU size (widths 8-64, hidden 64).
-  c.eval.report_at_end = True
-  c.eval.num_samples = 500
-  c.eval.report_per_class = 2
-  c.eval.classifier.update(dict(widths=(8, 16, 32, 64), hidden=64,
-                                batch_size=32, num_steps=150, lr=1e-3))
+  config_lib.cpu_demo_report(c)
   return c

@@ -35,9 +35,5 @@ def get_config() -> ml_collections.ConfigDict:
   c.train.update(dict(num_steps=800, ema_decay=0.99, log_every=20,
                       checkpoint_every=400, sample_every=400,
                       num_samples=10, eval_batch_size=50))
-  c.eval.report_at_end = True
-  c.eval.num_samples = 500
-  c.eval.report_per_class = 2
-  c.eval.classifier.update(dict(widths=(8, 16, 32, 64), hidden=64,
-                                batch_size=32, num_steps=150, lr=1e-3))
+  config_lib.cpu_demo_report(c)
   return c
