@@ -60,6 +60,9 @@ def gaae_config() -> ml_collections.ConfigDict:
   """Paper-size GAAE (GAAE section III and Appendix Tables 20-23)."""
   c = biggan_config(conditional=True)
   c.model.family = "gaae"
+  # How C's output y^_u conditions Dec and S: "probabilities" (its softmax,
+  # the paper's y^; the losses reach C through it) or "argmax" (its class).
+  c.model.predicted_label = "probabilities"
   c.data.labelled_fraction = 0.05
   # EDC = alpha (w1 G + w2 lambda R) + beta (w3 Cl + w4 Cg + w5 L).
   c.loss = ml_collections.ConfigDict(dict(

@@ -108,6 +108,62 @@ def test_gaae_cg_does_not_reach_the_decoder(gaae_setup):
   assert cg["s"] == 0.0 and cg["lat"] == 0.0
 
 
+@pytest.mark.parametrize("mode", ["probabilities", "argmax"])
+def test_gaae_predicted_label_carries_gradient_only_as_probabilities(
+    gaae_setup, mode):
+  """R and G reach C through y^_u = softmax(C(z_u)); argmax cuts that path.
+
+  The decoder's cBN class embeddings start at zero (training starts from
+  the unconditional network), so they are set to random values first: a
+  decoder that has become class-conditional.
+  """
+  config, state = gaae_setup
+  config = config.copy_and_resolve_references()
+  config.model.predicted_label = mode
+  batch = _batch(("u", "l"))
+  key = jax.random.key(3)
+  rng = np.random.default_rng(0)
+  dec = jax.tree_util.tree_map_with_path(
+      lambda path, x: (jnp.asarray(rng.normal(0, 0.5, x.shape), x.dtype)
+                       if any(getattr(k, "key", None) in ("gain", "bias")
+                              for k in path) else x),
+      state.params["dec"])
+  params = {**state.params, "dec": dec}
+  grads = {t: _norms(jax.jit(jax.grad(lambda p, t=t: gaae.edc_terms(
+      p, state.stats, batch, key, config)[0][t]))(params))
+           for t in ("r", "g")}
+  for t in ("r", "g"):
+    assert grads[t]["dec"] > 0
+    if mode == "probabilities":
+      assert grads[t]["cls"] > 0, t
+    else:
+      assert grads[t]["cls"] == 0.0, t
+
+
+def test_gaae_rejects_an_unknown_predicted_label_mode(gaae_setup):
+  config, _ = gaae_setup
+  config = config.copy_and_resolve_references()
+  config.model.predicted_label = "soft"
+  with pytest.raises(ValueError, match="model.predicted_label"):
+    gaae.predicted_label(config)
+
+
+def test_class_embedding_takes_labels_or_probabilities():
+  from audiogan_jax.models import layers  # pylint: disable=g-import-not-at-top
+  emb = layers.ClassEmbed(3, 4)
+  y = jnp.array([0, 2, 1])
+  v = emb.init(jax.random.key(0), y)
+  table = v["params"]["embedding"]
+  np.testing.assert_allclose(emb.apply(v, jax.nn.one_hot(y, 3)),
+                             emb.apply(v, y), rtol=1e-6)
+  p = jnp.array([[0.5, 0.25, 0.25]])
+  np.testing.assert_allclose(emb.apply(v, p)[0],
+                             0.5 * table[0] + 0.25 * (table[1] + table[2]),
+                             rtol=1e-5)
+  with pytest.raises(ValueError, match="3 classes"):
+    emb.apply(v, jnp.ones((1, 2)))
+
+
 def test_gaae_labelled_loss_sees_only_the_labelled_batch(gaae_setup):
   config, state = gaae_setup
   key = jax.random.key(4)

@@ -20,10 +20,14 @@ update of E, Dec and C, each on a fresh batch.
 
 Readings of the paper, written down here:
 
-* y^_u enters Dec (through cBN) and S (through the projection) as C's
-  predicted class, the argmax of its logits; no gradient flows through the
-  choice of class, so C learns from Cl and Cg only (the paper's C is trained
-  by those two losses).
+* y^_u = C(z_u) is C's output, the softmax probabilities of equation (4)'s
+  y^; it enters Dec (cBN gains as the probability-weighted class embeddings)
+  and S (the projection) as that vector, so the reconstruction and
+  generation losses reach C and E's guided head through it. This is
+  ``model.predicted_label = "probabilities"`` (the default);
+  ``"argmax"`` passes C's predicted class instead and C then learns from Cl
+  and Cg only. Labels y_l and y_r are one-hot vectors (the same embedding
+  rows as the integer labels).
 * x_u is drawn from all training clips (p_data), labelled or not; x_l only
   from the labelled ones, and its labels are the only labels the step reads.
 * The real term of S averages over the 2B real pairs (x_u and x_l batches
@@ -64,6 +68,31 @@ compute_dtype = common.compute_dtype
 def num_classes(config: Config) -> int:
   """The guided classes (always conditional)."""
   return common.guided_num_classes(config, "GAAE")
+
+
+PREDICTED_LABELS = ("probabilities", "argmax")
+
+
+def predicted_label(config: Config) -> str:
+  """How y^_u = C(z_u) conditions Dec and S (see the module docstring)."""
+  mode = str(config.model.get("predicted_label", "probabilities"))
+  if mode not in PREDICTED_LABELS:
+    raise ValueError(f"--config.model.predicted_label={mode!r}: use one of "
+                     + ", ".join(PREDICTED_LABELS))
+  return mode
+
+
+def _label_inputs(config: Config, logits: jax.Array, *labels: jax.Array):
+  """y^_u from C's logits, and the given integer labels, in one form.
+
+  "probabilities": softmax(logits) and one-hot vectors, float32 [B, n];
+  "argmax": C's class and the labels as they are, int32 [B].
+  """
+  if predicted_label(config) == "argmax":
+    return (jnp.argmax(jax.lax.stop_gradient(logits), -1),) + labels
+  n = logits.shape[-1]
+  return (jax.nn.softmax(logits.astype(jnp.float32), -1),) + tuple(
+      jax.nn.one_hot(y, n, dtype=jnp.float32) for y in labels)
 
 
 def loss_weights(config: Config) -> dict[str, float]:
@@ -179,8 +208,10 @@ def disc_losses(params, stats, batch: Mapping[str, jax.Array], key: jax.Array,
                    batch["l_label"])
   sg = jax.lax.stop_gradient
   (z_u, zs_u), _ = _apply(mods, "enc", params, stats, x_u, train=False)
-  y_hat = jnp.argmax(mods["cls"].apply({"params": params["cls"]}, z_u), -1)
   y_r = jax.random.randint(jax.random.fold_in(key, _YR), (b,), 0, n)
+  y_hat, y_r, y_l = _label_inputs(
+      config, mods["cls"].apply({"params": params["cls"]}, z_u), y_r, y_l)
+  y_hat = sg(y_hat)
   fakes, dec_stats = _apply(
       mods, "dec", params, stats, jnp.concatenate([zs_u, zs_u]),
       jnp.concatenate([y_hat, y_r]), train=True)
@@ -220,14 +251,14 @@ def edc_terms(params, stats, batch: Mapping[str, jax.Array], key: jax.Array,
                               jnp.concatenate([x_u, x_l]), train=True)
   z_u, zs_u, z_l = z[:b], zs[:b], z[b:]
   logits_u = mods["cls"].apply({"params": params["cls"]}, z_u)
-  y_hat = jnp.argmax(sg(logits_u), -1)
+  y_hat, y_r_in = _label_inputs(config, logits_u, y_r)
   fakes, dec_stats = _apply(
       mods, "dec", params, stats, jnp.concatenate([zs_u, zs_u]),
-      jnp.concatenate([y_hat, y_r]), train=True)
+      jnp.concatenate([y_hat, y_r_in]), train=True)
   x_hat_u, x_hat_g = fakes[:b], fakes[b:]
 
   s_out, _ = _apply(mods, "s", params, stats, fakes.astype(x_u.dtype),
-                    jnp.concatenate([y_hat, y_r]), train=False)
+                    jnp.concatenate([y_hat, y_r_in]), train=False)
   g_term = -0.5 * (jnp.mean(s_out[:b]) + jnp.mean(s_out[b:]))
   lat_out, _ = _apply(mods, "lat", params, stats, zs_u, train=False)
   l_term = -jnp.mean(lat_out)

@@ -53,16 +53,41 @@ class SNDense(nn.Module):
         x, update_stats=train)
 
 
+class ClassEmbed(nn.Embed):
+  """A class embedding looked up by integer labels or by class probabilities.
+
+  Integer labels ``[B]`` pick rows of the table; a float ``[B, n]`` vector of
+  class probabilities (a one-hot vector, or a classifier's softmax) gives the
+  probability-weighted sum of the rows, which for one-hot vectors is the same
+  row. Gradients flow into the probabilities, so a classifier whose output
+  conditions a network is trained through it. The parameters are those of
+  ``nn.Embed``.
+  """
+
+  def __call__(self, inputs: jax.Array) -> jax.Array:
+    if jnp.issubdtype(inputs.dtype, jnp.integer):
+      return super().__call__(inputs)
+    if inputs.shape[-1] != self.num_embeddings:
+      raise ValueError(f"class probabilities have {inputs.shape[-1]} entries, "
+                       f"the embedding {self.num_embeddings} classes")
+    table = jnp.asarray(self.embedding, jnp.float32)
+    return jnp.dot(inputs.astype(jnp.float32), table).astype(
+        self.dtype or jnp.float32)
+
+
 class SNEmbed(nn.Module):
-  """Spectrally normalised class embedding (projection discriminator)."""
+  """Spectrally normalised class embedding (projection discriminator).
+
+  Takes integer labels or class probabilities (see :class:`ClassEmbed`).
+  """
 
   num_embeddings: int
   features: int
 
   @nn.compact
   def __call__(self, y: jax.Array, train: bool) -> jax.Array:
-    embed = nn.Embed(self.num_embeddings, self.features,
-                     embedding_init=_ORTHO, name="embed")
+    embed = ClassEmbed(self.num_embeddings, self.features,
+                       embedding_init=_ORTHO, name="embed")
     return nn.SpectralNorm(embed, name="sn")(y, update_stats=train)
 
 
@@ -71,7 +96,8 @@ class ConditionalBatchNorm(nn.Module):
 
   Without ``num_classes`` it is a plain batch norm with learned scale and bias.
   The class-conditional gain is ``1 + embed(y)`` with the embeddings starting
-  at zero, so training starts from the unconditional network.
+  at zero, so training starts from the unconditional network. ``y`` is
+  integer labels or class probabilities (:class:`ClassEmbed`).
   """
 
   num_classes: int = 0
@@ -92,10 +118,10 @@ class ConditionalBatchNorm(nn.Module):
       if y is None:
         raise ValueError("a class-conditional batch norm needs labels")
       c = x.shape[-1]
-      gain = nn.Embed(self.num_classes, c, embedding_init=nn.initializers.zeros,
-                      name="gain")(y)
-      bias = nn.Embed(self.num_classes, c, embedding_init=nn.initializers.zeros,
-                      name="bias")(y)
+      gain = ClassEmbed(self.num_classes, c,
+                        embedding_init=nn.initializers.zeros, name="gain")(y)
+      bias = ClassEmbed(self.num_classes, c,
+                        embedding_init=nn.initializers.zeros, name="bias")(y)
       h = h * (1.0 + gain[:, None, None, :]) + bias[:, None, None, :]
     return h.astype(self.dtype or x.dtype)
 
