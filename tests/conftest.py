@@ -40,8 +40,8 @@ def tiny():
 # The longest files first: run two at a time (pytest.ini: -n 2 --dist
 # loadfile), the slow ones then overlap instead of finishing last on one
 # worker (longest-processing-time-first scheduling).
-_SLOW_FIRST = ("test_conditional_learning.py", "test_demo_report.py",
-               "test_guided_training.py",
+_SLOW_FIRST = ("test_conditional_learning.py", "test_guided_training.py",
+               "test_demo_report.py",
                "test_mixed_precision.py", "test_preemption.py",
                "test_gansynth.py", "test_wavegan.py", "test_training.py",
                "test_robust_training.py", "test_multidevice.py",
