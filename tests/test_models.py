@@ -89,6 +89,31 @@ def test_conditional_batchnorm_gain_and_bias_per_class():
   np.testing.assert_allclose(out[1], 2 * norm[1] + 0.5, atol=1e-4)
 
 
+@pytest.mark.parametrize("family", ["gaae", "biggan_sup"])
+def test_conditional_generator_depends_on_its_label_at_init(family):
+  """BigGAN's orthogonal cBN embeddings make G class-dependent from step 0;
+  the zero init ("zeros") leaves it class-blind until they grow."""
+  from audiogan_jax import gans  # pylint: disable=g-import-not-at-top
+  spread = {}
+  for init in ("orthogonal", "zeros"):
+    c = (config_lib.gaae_config() if family == "gaae"
+         else config_lib.biggan_config(conditional=True))
+    c.model.update(ch=1, attention=False, num_classes=10, cbn_init=init)
+    fam = gans.get_family(str(c.model.family))
+    st = fam.init_state(c, jax.random.key(0))
+    p, b = ((st.params["dec"], st.stats["dec"]) if family == "gaae"
+            else (st.params["g"], st.stats["g"]))
+    z = jax.random.normal(jax.random.key(1), (6, 128))
+    out = np.stack([np.asarray(fam.generate(c, p, b, z, jnp.full((6,), k)))
+                    for k in range(10)])           # [label, z, ...]
+    spread[init] = (float(out.std(0).mean()), float(out.std(1).mean()))
+  by_label, by_z = spread["orthogonal"]
+  assert by_label > 0.2 * by_z, spread   # measured 0.19 against 0.34
+  assert spread["zeros"][0] < 1e-5, spread
+  with pytest.raises(ValueError, match="model.cbn_init"):
+    layers.cbn_initializer("normal")
+
+
 def test_spectral_norm_converges_to_largest_singular_value():
   layer = layers.SNDense(5)
   x = jnp.ones((1, 7))

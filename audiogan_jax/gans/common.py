@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from audiogan_jax.models import layers
 from audiogan_jax.train import state as state_lib
 
 Config = ml_collections.ConfigDict
@@ -55,6 +56,17 @@ def d_width(config: Config) -> int:
   """
   d = int(config.model.get("d_ch", 0))
   return d if d > 0 else int(config.model.ch)
+
+
+def cbn_init(config: Config) -> str:
+  """How the cBN class embeddings start (``model.cbn_init``, layers.py).
+
+  "orthogonal" (the default, BigGAN's) makes the generator class-dependent
+  from the first step; "zeros" starts it class-blind.
+  """
+  name = str(config.model.get("cbn_init", "orthogonal"))
+  layers.cbn_initializer(name)   # the one-line error for a bad value
+  return name
 
 
 def adam(config: Config, lr: float) -> optax.GradientTransformation:

@@ -41,6 +41,7 @@ class Generator(nn.Module):
   widths: Sequence[int] = G_WIDTHS
   attention: bool = True
   attention_index: int = 4   # non-local after the 5th block (128x64)
+  cbn_init: str = "orthogonal"   # the cBN class embeddings (layers.py)
   dtype: Optional[Dtype] = None
 
   @nn.compact
@@ -54,8 +55,8 @@ class Generator(nn.Module):
     h = h.reshape(z.shape[0], BASE_SHAPE[0], BASE_SHAPE[1], c0)
     cond = y if self.num_classes > 0 else None
     for i, mult in enumerate(self.widths):
-      h = layers.GBlock(mult * self.ch, self.num_classes, dtype=self.dtype,
-                        name=f"block{i}")(h, cond, train)
+      h = layers.GBlock(mult * self.ch, self.num_classes, self.cbn_init,
+                        dtype=self.dtype, name=f"block{i}")(h, cond, train)
       if self.attention and i == self.attention_index:
         h = layers.NonLocal(dtype=self.dtype, name="attention")(h, train)
     h = layers.ConditionalBatchNorm(dtype=self.dtype, name="bn_out")(

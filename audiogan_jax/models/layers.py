@@ -91,16 +91,33 @@ class SNEmbed(nn.Module):
     return nn.SpectralNorm(embed, name="sn")(y, update_stats=train)
 
 
+CBN_INITS = ("orthogonal", "zeros")
+
+
+def cbn_initializer(name: str):
+  """The initializer of the cBN class embeddings (``model.cbn_init``)."""
+  if name not in CBN_INITS:
+    raise ValueError(f"--config.model.cbn_init={name!r}: use one of "
+                     + ", ".join(CBN_INITS))
+  return _ORTHO if name == "orthogonal" else nn.initializers.zeros
+
+
 class ConditionalBatchNorm(nn.Module):
   """Batch norm whose gain and bias come from the class (cBN, BigGAN).
 
   Without ``num_classes`` it is a plain batch norm with learned scale and bias.
-  The class-conditional gain is ``1 + embed(y)`` with the embeddings starting
-  at zero, so training starts from the unconditional network. ``y`` is
-  integer labels or class probabilities (:class:`ClassEmbed`).
+  The class-conditional gain is ``1 + embed_g(y)`` and the bias
+  ``embed_b(y)``. ``embed_init`` sets how both embeddings start:
+  ``"orthogonal"`` (BigGAN-PyTorch's ``ccbn`` under its ``init_weights``:
+  orthonormal rows, so gains and biases differ by class by about
+  1/sqrt(channels) and the generator depends on its label from the first
+  step) or ``"zeros"`` (the unconditional network at first; the class only
+  matters once the embeddings have grown). ``y`` is integer labels or class
+  probabilities (:class:`ClassEmbed`).
   """
 
   num_classes: int = 0
+  embed_init: str = "orthogonal"
   momentum: float = 0.9
   epsilon: float = 1e-5
   dtype: Optional[Dtype] = None
@@ -118,10 +135,11 @@ class ConditionalBatchNorm(nn.Module):
       if y is None:
         raise ValueError("a class-conditional batch norm needs labels")
       c = x.shape[-1]
-      gain = ClassEmbed(self.num_classes, c,
-                        embedding_init=nn.initializers.zeros, name="gain")(y)
-      bias = ClassEmbed(self.num_classes, c,
-                        embedding_init=nn.initializers.zeros, name="bias")(y)
+      init = cbn_initializer(self.embed_init)
+      gain = ClassEmbed(self.num_classes, c, embedding_init=init,
+                        name="gain")(y)
+      bias = ClassEmbed(self.num_classes, c, embedding_init=init,
+                        name="bias")(y)
       h = h * (1.0 + gain[:, None, None, :]) + bias[:, None, None, :]
     return h.astype(self.dtype or x.dtype)
 
@@ -145,17 +163,18 @@ class GBlock(nn.Module):
 
   features: int
   num_classes: int = 0
+  cbn_init: str = "orthogonal"
   dtype: Optional[Dtype] = None
 
   @nn.compact
   def __call__(self, x: jax.Array, y: Optional[jax.Array],
                train: bool) -> jax.Array:
-    h = ConditionalBatchNorm(self.num_classes, dtype=self.dtype, name="bn1")(
-        x, y, train)
+    h = ConditionalBatchNorm(self.num_classes, self.cbn_init,
+                             dtype=self.dtype, name="bn1")(x, y, train)
     h = upsample2(nn.relu(h))
     h = SNConv(self.features, dtype=self.dtype, name="conv1")(h, train)
-    h = ConditionalBatchNorm(self.num_classes, dtype=self.dtype, name="bn2")(
-        h, y, train)
+    h = ConditionalBatchNorm(self.num_classes, self.cbn_init,
+                             dtype=self.dtype, name="bn2")(h, y, train)
     h = SNConv(self.features, dtype=self.dtype, name="conv2")(nn.relu(h), train)
     sc = SNConv(self.features, (1, 1), dtype=self.dtype, name="shortcut")(
         upsample2(x), train)
