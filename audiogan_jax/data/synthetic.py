@@ -1,38 +1,52 @@
-"""The embedded dataset: synthetic speech-like syllables generated in numpy.
+"""The embedded dataset: synthetic spoken pseudo-words generated in numpy.
 
-Every class is a one-second voiced syllable made of the SAME three vowels
-(/a/, /i/, /u/), each held for the same share of the syllable, with the same
-pitch and loudness statistics and one consonant-like noise burst. Classes
-differ only in how these are arranged in time:
+Every class is a word, a fixed sequence of speech-like phones, spoken once
+per one-second clip. The first ten imitate the digits "zero" .. "nine"
+(z-ɪ-r-oʊ, w-ʌ-n, t-u, θ-r-i, f-ɔ-r, f-aɪ-v, s-ɪ-k-s, s-ɛ-v-ə-n, eɪ-t,
+n-aɪ-n); the others are pronounceable pseudo-words of one or two syllables
+drawn once from the same inventory by a fixed scheme (the same words whatever
+the data seed), no two with the same phones. The phones are:
 
-* the vowel cycle: the formants (F1-F3) glide around the cycle a-i-u or a-u-i,
-  starting (and ending) on one of the three vowels, e.g. "i-u-a-i". Every cycle
-  holds all three glides and gives each vowel a third of the syllable,
-* the pitch contour: rise, fall, rise-fall or fall-rise, each with zero mean in
-  log-frequency,
-* where the burst sits: before the syllable, in a closure in its middle (the
-  syllable pauses there, it loses no voiced time), or after it.
+* vowels: formant targets F1-F3 (adult male averages of Peterson & Barney
+  1952, plus the neutral schwa ə), and the diphthongs aɪ, eɪ, oʊ, aʊ, ɔɪ,
+  which glide from one target to another,
+* fricatives: band-pass noise (s 4-8 kHz, ʃ 2.5-4.5 kHz, f and θ broad and
+  weak), the voiced z, v, ð with the same bands over a low voicing murmur,
+* stops: a closure (silent, or a faint voice bar for b, d, g), then a release
+  burst centred by the place of articulation (p, b ~1 kHz; k, g ~2 kHz; t, d
+  ~4 kHz) and, for p, t, k, a short aspiration,
+* nasals m, n (a weak low-frequency murmur) and approximants r, w, l, j
+  (voiced, weaker than a vowel, with their own formant targets),
 
-So the time-averaged spectrum of a clip says almost nothing about its class,
-while its spectrogram does: a model has to learn temporal structure. Each
-example also has a speaker: a "low" or "high" voice (the second label, which
-sets the f0 range and scales the formants like a shorter vocal tract), plus
-random timing, syllable length, loudness, formant jitter and background noise.
+with formant and loudness transitions across every boundary. So a class has
+both a spectral identity (its vowels and consonants: the time-averaged
+spectrum alone tells most classes apart) and a temporal one (the order of its
+segments and its number of syllables, visible in the spectrogram and in the
+loudness envelope).
 
+Each example also has a speaker: a "low" or "high" voice (the second label,
+which sets the f0 range and scales the formants like a shorter vocal tract),
+and random onset, speaking rate (every segment's duration jittered too),
+pitch contour and drift, formant jitter, frication and burst levels,
+loudness, and background noise (white or pink at a random SNR).
 ``data.synthetic.kind="notes"`` selects the other embedded dataset, pitched
 musical notes (``notes.py``); this one is ``kind="syllables"``, the default.
 
-Synthesis is vectorised over a chunk of examples: a band-limited pulse train
+Synthesis is vectorised over a chunk of examples. A band-limited pulse train
 (closed-form sum of equal harmonics up to ~4 kHz, phase-accumulated along the
-pitch contour) is shaped by a per-frame spectral envelope (source tilt times a
-cascade of three formant resonances) in a 50 %-overlap STFT, then the burst and
-the background noise are added. Example ``i`` depends only on (seed, stream,
-i), so any prefix of a generated set is the smaller set with the same seed.
+pitch contour, gated by the voicing level of each segment) is shaped by a
+per-frame spectral envelope (source tilt times a cascade of three formant
+resonances) in a 50 %-overlap STFT, where per-frame band-shaped noise (the
+frication and aspiration) is added; then the stop bursts and the background
+noise are added. Every per-frame quantity is a piecewise-constant track over
+the word's segments with smooth crossfades at the boundaries. Example ``i``
+depends only on (seed, stream, i), so any prefix of a generated set is the
+smaller set with the same seed.
 """
 
 from __future__ import annotations
 
-import itertools
+from typing import NamedTuple
 
 import ml_collections
 import numpy as np
@@ -48,75 +62,256 @@ SPLIT_STREAMS = {"train": 0, "valid": 1, "test": 2}
 KINDS = ("syllables", "notes")
 GENDER_NAMES = ("low", "high")
 
-# Formant targets F1-F3 in Hz (adult male averages, Peterson & Barney 1952).
-VOWELS = {"a": (730.0, 1090.0, 2440.0),
-          "i": (270.0, 2290.0, 3010.0),
-          "u": (300.0, 870.0, 2240.0)}
-_VOWEL_TARGETS = np.array(list(VOWELS.values()), np.float64)      # [3, 3]
-# The six vowel cycles: start vowel s, direction d -> (s, s + d, s + 2d).
-_VOWEL_CYCLES = tuple((s, (s + d) % 3, (s + 2 * d) % 3)
-                      for s in range(3) for d in (1, 2))
+# ---------------------------------------------------------------------------
+# The phone inventory.
+
+# Vowel formant targets F1-F3 in Hz (adult male averages, Peterson & Barney
+# 1952; ə is the neutral tube).
+VOWELS = {"i": (270.0, 2290.0, 3010.0), "ɪ": (390.0, 1990.0, 2550.0),
+          "ɛ": (530.0, 1840.0, 2480.0), "æ": (660.0, 1720.0, 2410.0),
+          "ɑ": (730.0, 1090.0, 2440.0), "ɔ": (570.0, 840.0, 2410.0),
+          "ʊ": (440.0, 1020.0, 2240.0), "u": (300.0, 870.0, 2240.0),
+          "ʌ": (640.0, 1190.0, 2390.0), "ɝ": (490.0, 1350.0, 1690.0),
+          "ə": (500.0, 1500.0, 2500.0)}
+# Diphthongs glide from the first target to the second.
+DIPHTHONGS = {"aɪ": ((730.0, 1250.0, 2450.0), (400.0, 1950.0, 2600.0)),
+              "eɪ": ((480.0, 1900.0, 2500.0), (330.0, 2200.0, 2900.0)),
+              "oʊ": ((540.0, 900.0, 2400.0), (350.0, 870.0, 2250.0)),
+              "aʊ": ((730.0, 1250.0, 2450.0), (400.0, 900.0, 2250.0)),
+              "ɔɪ": ((570.0, 840.0, 2410.0), (400.0, 1950.0, 2600.0))}
+_TENSE = "iuɑɔɝæ"     # long vowels; the others are short (lax)
+# Formant loci of the consonants' places of articulation: the targets the
+# neighbouring vowels' formants move to and from.
+_LOCI = {"labial": (300.0, 900.0, 2200.0),
+         "labiodental": (300.0, 1100.0, 2300.0),
+         "dental": (300.0, 1500.0, 2600.0),
+         "alveolar": (300.0, 1700.0, 2600.0),
+         "postalveolar": (300.0, 1900.0, 2600.0),
+         "velar": (300.0, 1900.0, 2300.0)}
+# Fricatives: noise band (low, high Hz), level (dB re a vowel), voiced,
+# place, duration (s).
+FRICATIVES = {"s": (4000.0, 8000.0, -10.0, False, "alveolar", 0.11),
+              "z": (4000.0, 8000.0, -15.0, True, "alveolar", 0.09),
+              "ʃ": (2500.0, 4500.0, -10.0, False, "postalveolar", 0.11),
+              "f": (1200.0, 8000.0, -17.0, False, "labiodental", 0.10),
+              "v": (1200.0, 8000.0, -20.0, True, "labiodental", 0.07),
+              "θ": (2000.0, 8000.0, -18.0, False, "dental", 0.10),
+              "ð": (2000.0, 8000.0, -21.0, True, "dental", 0.06)}
+# Stops: burst centre (Hz), voiced, place.
+STOPS = {"p": (1000.0, False, "labial"), "b": (1000.0, True, "labial"),
+         "t": (4000.0, False, "alveolar"), "d": (4000.0, True, "alveolar"),
+         "k": (2000.0, False, "velar"), "g": (2000.0, True, "velar")}
+# Nasals and approximants: formants (Hz), bandwidth multipliers (the nasals'
+# wide upper resonances leave a low murmur), voicing level, duration (s).
+SONORANTS = {"m": ((250.0, 1100.0, 2300.0), (1.2, 3.0, 3.0), 0.42, 0.08),
+             "n": ((250.0, 1700.0, 2700.0), (1.2, 3.0, 3.0), 0.42, 0.08),
+             "r": ((310.0, 1060.0, 1380.0), (1.0, 1.0, 1.0), 0.5, 0.065),
+             "w": ((290.0, 610.0, 2150.0), (1.0, 1.0, 1.0), 0.5, 0.065),
+             "l": ((360.0, 1300.0, 2700.0), (1.0, 1.5, 1.5), 0.5, 0.065),
+             "j": ((260.0, 2070.0, 3020.0), (1.0, 1.0, 1.0), 0.5, 0.065)}
+
+# Readable spellings, for the generated words' names.
+_SPELLING = {"i": "ee", "ɪ": "i", "ɛ": "e", "æ": "a", "ɑ": "ah", "ɔ": "aw",
+             "ʊ": "ou", "u": "oo", "ʌ": "u", "ɝ": "er", "ə": "uh",
+             "aɪ": "ai", "eɪ": "ay", "oʊ": "oh", "aʊ": "ow", "ɔɪ": "oy",
+             "θ": "th", "ð": "dh", "ʃ": "sh", "j": "y"}
+
+DIGITS = (("zero", ("z", "ɪ", "r", "oʊ")), ("one", ("w", "ʌ", "n")),
+          ("two", ("t", "u")), ("three", ("θ", "r", "i")),
+          ("four", ("f", "ɔ", "r")), ("five", ("f", "aɪ", "v")),
+          ("six", ("s", "ɪ", "k", "s")),
+          ("seven", ("s", "ɛ", "v", "ə", "n")), ("eight", ("eɪ", "t")),
+          ("nine", ("n", "aɪ", "n")))
+
+MAX_CLASSES = 72
+_SEG_MAX = 10       # segments per word (a stop or a diphthong takes two)
+_BURSTS_MAX = 3     # stops per word
+_MAX_WORD_S = 0.62  # nominal word length at the median speaking rate
+
+
+class _Seg(NamedTuple):
+  """One steady stretch of a word; neighbours crossfade at the boundary."""
+  dur: float                                  # seconds at rate 1
+  voice: float                                # voicing amplitude
+  formants: tuple[float, float, float]        # Hz
+  bandwidth: tuple[float, float, float] = (1.0, 1.0, 1.0)  # multipliers
+  noise: tuple[float, float, float] | None = None  # (low Hz, high Hz, dB)
+  glide: bool = False                         # slow glide into the next one
+
+
+def _is_vowel(phone: str) -> bool:
+  return phone in VOWELS or phone in DIPHTHONGS
+
+
+def _segments(phones: tuple[str, ...]):
+  """The segments of a word and its bursts (release segment, Hz, level)."""
+  segs, bursts = [], []
+  for pos, ph in enumerate(phones):
+    final = pos == len(phones) - 1
+    stretch = 1.3 if final else 1.0   # an open final syllable is long
+    if ph in DIPHTHONGS:
+      a, b = DIPHTHONGS[ph]
+      segs += [_Seg(0.12 * stretch, 1.0, a, glide=True),
+               _Seg(0.10 * stretch, 1.0, b)]
+    elif ph == "ə":
+      segs.append(_Seg(0.065, 0.55, VOWELS[ph]))
+    elif ph in VOWELS:
+      segs.append(_Seg((0.16 if ph in _TENSE else 0.12) * stretch, 1.0,
+                       VOWELS[ph]))
+    elif ph in FRICATIVES:
+      lo, hi, db, voiced, place, dur = FRICATIVES[ph]
+      _, f2, f3 = _LOCI[place]
+      segs.append(_Seg(dur, 0.25 if voiced else 0.0, (250.0, f2, f3),
+                       (1.0, 2.0, 2.0), (lo, hi, db)))
+    elif ph in STOPS:
+      hz, voiced, place = STOPS[ph]
+      f1, f2, f3 = _LOCI[place]
+      if voiced:   # a short closure with a faint voice bar
+        segs.append(_Seg(0.05, 0.06, (200.0, f2, f3), (1.0, 3.0, 3.0)))
+        bursts.append((len(segs), hz, 0.5))
+      else:        # a silent closure, the burst, then aspiration
+        segs.append(_Seg(0.06, 0.0, (f1, f2, f3)))
+        bursts.append((len(segs), hz, 1.0))
+        segs.append(_Seg(0.045, 0.0, (f1, f2, f3),
+                         noise=(hz / 1.7, min(hz * 1.7, 7800.0), -16.0)))
+    elif ph in SONORANTS:
+      formants, bw, voice, dur = SONORANTS[ph]
+      segs.append(_Seg(dur * (1.25 if final else 1.0), voice, formants, bw))
+    else:
+      raise ValueError(f"unknown phone {ph!r}")
+  return segs, bursts
+
+
+def _word_ok(phones: tuple[str, ...]) -> bool:
+  segs, bursts = _segments(phones)
+  return (len(segs) <= _SEG_MAX and len(bursts) <= _BURSTS_MAX and
+          sum(s.dur for s in segs) <= _MAX_WORD_S)
+
+
+def _spell(phones: tuple[str, ...]) -> str:
+  return "".join(_SPELLING.get(p, p) for p in phones)
+
+
+def _generated_words(count: int, taken: list[tuple[str, tuple[str, ...]]]):
+  """``count`` more (name, phones) pseudo-words from a fixed random scheme.
+
+  One syllable (onset? nucleus coda?) or two (onset? nucleus coda?, onset
+  nucleus coda?), the first nucleus a full vowel or diphthong, the second any
+  vowel. A word is kept when it fits the length limits, is spelled unlike
+  every earlier word and has a set of phones no earlier word has.
+  """
+  rng = np.random.default_rng(1952)
+  full = [v for v in VOWELS if v != "ə"] + list(DIPHTHONGS)
+  any_vowel = list(VOWELS) + list(DIPHTHONGS)
+  onsets = list(STOPS) + list(FRICATIVES) + list(SONORANTS)
+  codas = [c for c in onsets if c not in "wj"]
+  names = {n for n, _ in taken}
+  bags = {tuple(sorted(p)) for _, p in taken}
+  words = []
+
+  def pick(options, p_none=0.0):
+    return () if rng.random() < p_none else (
+        options[rng.integers(len(options))],)
+
+  while len(words) < count:
+    phones = pick(onsets, 0.15) + pick(full) + pick(codas, 0.45)
+    if rng.random() < 0.5:
+      phones += pick(onsets) + pick(any_vowel) + pick(codas, 0.5)
+    bag = tuple(sorted(phones))
+    name = _spell(phones)
+    if (any(a == b for a, b in zip(phones, phones[1:])) or
+        not _word_ok(phones) or name in names or bag in bags):
+      continue
+    names.add(name)
+    bags.add(bag)
+    words.append((name, phones))
+  return words
+
+
+_WORDS = tuple(DIGITS) + tuple(_generated_words(MAX_CLASSES - len(DIGITS),
+                                                list(DIGITS)))
+CLASS_NAMES = tuple(n for n, _ in _WORDS)
+CLASS_PHONES = tuple(p for _, p in _WORDS)
+
+
+def class_names(num_classes: int) -> tuple[str, ...]:
+  """Names of the first ``num_classes`` classes ("zero", "one", ...)."""
+  return CLASS_NAMES[:num_classes]
+
+
+def num_syllables(index: int) -> int:
+  """Vowels (syllable nuclei) in the word of class ``index``."""
+  return sum(_is_vowel(p) for p in CLASS_PHONES[index])
+
+
+def describe_class(index: int) -> str:
+  """Phones of class ``index`` in words, e.g. 'z-ɪ-r-oʊ, 2 syllables'."""
+  n = num_syllables(index)
+  return (f"{'-'.join(CLASS_PHONES[index])}, {n} "
+          f"syllable{'s' if n > 1 else ''}")
+
+
+def _class_tables() -> dict:
+  """Per-class segment arrays, padded to _SEG_MAX segments and silence-framed.
+
+  Index 0 and every index past the word's last segment are silence (no
+  voicing, no noise, the formants of the nearest segment); a word's segments
+  are 1 .. n.
+  """
+  c, s = MAX_CLASSES, _SEG_MAX
+  t = {"n": np.zeros(c, np.int64), "dur": np.zeros((c, s)),
+       "voice": np.zeros((c, s + 2)), "logf": np.zeros((c, s + 2, 3)),
+       "bw": np.ones((c, s + 2, 3)), "noise_db": np.full((c, s + 2), -np.inf),
+       "noise_lo": np.full((c, s + 2), 1000.0),
+       "noise_hi": np.full((c, s + 2), 2000.0),
+       # Crossfade half-width cap of boundary j (before segment j + 1).
+       "cap": np.full((c, s + 1), 0.03),
+       "burst_seg": np.zeros((c, _BURSTS_MAX), np.int64),
+       "burst_hz": np.full((c, _BURSTS_MAX), 1000.0),
+       "burst_level": np.zeros((c, _BURSTS_MAX))}
+  for k, phones in enumerate(CLASS_PHONES):
+    segs, bursts = _segments(phones)
+    n = len(segs)
+    t["n"][k] = n
+    for j, seg in enumerate(segs):
+      t["dur"][k, j] = seg.dur
+      t["voice"][k, j + 1] = seg.voice
+      t["logf"][k, j + 1] = np.log(seg.formants)
+      t["bw"][k, j + 1] = seg.bandwidth
+      if seg.noise is not None:
+        t["noise_lo"][k, j + 1], t["noise_hi"][k, j + 1] = seg.noise[:2]
+        t["noise_db"][k, j + 1] = seg.noise[2]
+      if seg.glide:
+        t["cap"][k, j + 1] = 0.12
+    t["cap"][k, 0] = t["cap"][k, n] = 0.02    # voicing onset and offset
+    t["logf"][k, 0] = t["logf"][k, 1]
+    t["logf"][k, n + 1:] = t["logf"][k, n]
+    for j, (seg_index, hz, level) in enumerate(bursts):
+      t["burst_seg"][k, j] = seg_index
+      t["burst_hz"][k, j] = hz
+      t["burst_level"][k, j] = level
+  return t
+
+
+_TABLES = _class_tables()
+
 _BANDWIDTHS = np.array([90.0, 110.0, 170.0])                       # Hz
-
-# Pitch contours as (linear, cosine) coefficients over syllable time u in
-# [0, 1]: c(u) = lin * (2u - 1) + cos * cos(2 pi u). Both terms average to
-# zero, so every contour has the same mean pitch.
-CONTOURS = {"rise": (1.0, 0.0), "fall": (-1.0, 0.0),
-            "rise-fall": (0.0, -1.0), "fall-rise": (0.0, 1.0)}
-_CONTOUR_COEFS = np.array(list(CONTOURS.values()))
-BURSTS = ("start", "middle", "end")
-
 _N_FFT = 512
 _HOP = 256
 _NUM_FRAMES = NUM_SAMPLES // _HOP + 1
+_NUM_BINS = _N_FFT // 2 + 1
 _MAX_HARMONIC_HZ = 4000.0
 # Envelope bins: the source has no energy above 4 kHz, so higher bins are zero.
 _NUM_ENV_BINS = int(4200.0 * _N_FFT / SAMPLE_RATE) + 1
 _BURST_LEN = 1024
 _BURST_ONSET = 64      # samples of silence before the burst in its buffer
-_PITCH_STEP = 64       # samples between exact pitch-contour evaluations
-_RAMP = 0.04           # voicing onset / offset, seconds
-_CLOSURE_RAMP = 0.015  # voicing fade into / out of the mid-syllable closure
+_PITCH_STEP = 64       # samples between exact pitch / voicing evaluations
+_EDGE = 0.04           # the word starts and ends this far inside the clip, s
+_FAR = 1e3             # a boundary time that is never reached, s
+# Frication amplitude per STFT bin of a 0 dB noise band (dB re a vowel),
+# relative to the voiced spectrum's scale.
+_NOISE_REF = 7.0
 _CHUNK = 64  # examples rendered at once: large enough to vectorise, cache-sized
-
-_CONSONANTS = "bdkmprstvzgn"
-_NAME_VOWELS = "aiueo"
-
-
-def _class_patterns() -> tuple[tuple[int, int, int], ...]:
-  """(vowel cycle, contour, burst) of every class, most distinct ones first."""
-  # Classes 0-11 cover all (contour, burst) pairs with vowel cycle
-  # (contour + 2 * burst) % 6, so any two of them differ in at least two of
-  # the three attributes; the remaining combinations follow in a fixed order.
-  first = []
-  for k in range(len(CONTOURS) * len(BURSTS)):
-    c, b = k % len(CONTOURS), k % len(BURSTS)
-    first.append(((c + 2 * b) % len(_VOWEL_CYCLES), c, b))
-  rest = [p for p in itertools.product(range(len(_VOWEL_CYCLES)),
-                                       range(len(CONTOURS)),
-                                       range(len(BURSTS))) if p not in first]
-  return tuple(first + rest)
-
-
-CLASS_PATTERNS = _class_patterns()
-MAX_CLASSES = len(CLASS_PATTERNS)
-
-
-def class_names(num_classes: int) -> tuple[str, ...]:
-  """Syllable-like names of the first ``num_classes`` classes (ba, di, ...)."""
-  # 12 and 5 are coprime, so k -> (k % 12, k % 5) (consonant, vowel) is unique
-  # for k < 60; the few classes beyond get a trailing "n".
-  return tuple(_CONSONANTS[k % 12] + _NAME_VOWELS[k % 5] +
-               ("n" if k >= 60 else "") for k in range(num_classes))
-
-
-def describe_class(index: int) -> str:
-  """Pattern of class ``index`` in words, e.g. 'a-i-u-a, rise, burst start'."""
-  cycle, contour, burst = CLASS_PATTERNS[index]
-  order = _VOWEL_CYCLES[cycle]
-  vowels = "-".join(list(VOWELS)[v] for v in order + order[:1])
-  return f"{vowels}, {list(CONTOURS)[contour]}, burst {BURSTS[burst]}"
-
 
 # Uniformly drawn per-example parameters: name -> (low, high) for the "low"
 # voice, and for the "high" voice where it differs.
@@ -125,38 +320,44 @@ _UNIFORM_PARAMS = {
     # A shorter vocal tract raises all formants by about the same factor.
     "fscale": ((0.95, 1.05), (1.07, 1.17)),
     "bw_scale": ((0.8, 1.3), None),
-    "depth": ((2.0, 4.0), None),                   # contour extent, semitones
+    # Pitch contour over the word, semitones:
+    # depth * (lin * (2u - 1) + cos * cos(2 pi u)), u the word time in [0, 1].
+    "depth": ((1.0, 3.0), None),
+    "lin": ((-1.0, 0.6), None),                    # mostly falling
+    "cos": ((-1.0, 1.0), None),
     "drift_amp": ((0.0, 0.3), None),               # slow pitch drift, semitones
     "drift_rate": ((3.0, 6.0), None),              # Hz
     "drift_phase": ((0.0, 2 * np.pi), None),
-    "length": ((0.44, 0.66), None),                # voiced length, seconds
-    "gap": ((0.05, 0.08), None),                   # mid-syllable closure, s
-    "center": ((-0.1, 0.1), None),                 # offset from mid-clip, s
-    "trans": ((0.05, 0.08), None),                 # glide half-width, syllables
+    "rate": ((0.85, 1.2), None),                   # duration scale (slowness)
+    "center": ((-0.08, 0.08), None),                # offset from mid-clip, s
     "tilt_hz": ((150.0, 300.0), None),             # source roll-off corner
     "phase0": ((0.0, 1.0), None),
-    "burst_dur": ((0.015, 0.035), None),           # seconds
-    "burst_hz": ((2500.0, 5000.0), None),
-    "burst_level": ((0.3, 0.6), None),             # peak relative to voicing
+    "frication_db": ((-3.0, 3.0), None),
+    "burst_dur": ((0.01, 0.025), None),            # seconds
+    "burst_shift": ((-0.2, 0.2), None),            # octaves
+    "burst_level": ((0.2, 0.4), None),             # peak relative to the word
     "gain_db": ((-12.0, 0.0), None),
     "pink": ((0.0, 1.0), None),                    # < 0.5: white noise
     "snr_db": ((10.0, 40.0), None),
 }
+_NUM_NOISE = (NUM_SAMPLES + _NUM_FRAMES * _NUM_BINS * 2 +
+              _BURSTS_MAX * _BURST_LEN)
 
 
 def _draw_params(seed: int, stream: int, indices: np.ndarray,
                  labels: np.ndarray, genders: np.ndarray) -> dict:
   """Random parameters of the given examples, each from its own generator."""
   n = len(indices)
-  uniforms = np.empty((n, len(_UNIFORM_PARAMS)))
-  jitter = np.empty((n, 3, 3))
-  noise = np.empty((n, NUM_SAMPLES + _BURST_LEN), np.float32)
+  num_uniform = len(_UNIFORM_PARAMS)
+  uniforms = np.empty((n, num_uniform + _SEG_MAX))
+  jitter = np.empty((n, _SEG_MAX + 2, 3))
+  noise = np.empty((n, _NUM_NOISE), np.float32)
   for j, i in enumerate(indices):
     rng = np.random.default_rng([seed, stream, int(i)])
     uniforms[j] = rng.random(uniforms.shape[1])
-    jitter[j] = rng.standard_normal((3, 3))
-    # Uniform white noise: spectrally the same as Gaussian, 4x cheaper to draw.
-    noise[j] = rng.random(noise.shape[1], np.float32)
+    jitter[j] = rng.standard_normal((_SEG_MAX + 2, 3))
+    # Uniform white noise: spectrally the same as Gaussian, cheaper to draw.
+    rng.random(out=noise[j], dtype=np.float32)
   p = {}
   high = genders == 1
   for col, (name, (low_range, high_range)) in enumerate(
@@ -165,17 +366,16 @@ def _draw_params(seed: int, stream: int, indices: np.ndarray,
     if high_range is not None:
       lo[high], hi[high] = high_range
     p[name] = lo + (hi - lo) * uniforms[:, col]
-  p["center"] += NUM_SAMPLES / SAMPLE_RATE / 2
+  p["dur_jitter"] = 0.85 + 0.3 * uniforms[:, num_uniform:]     # per segment
   p["pink"] = p["pink"] < 0.5
-  p["fjitter"] = np.exp(0.04 * jitter)          # ~4 % per formant and vowel
+  p["fjitter"] = 0.04 * jitter          # ~4 % per formant and segment (log)
   noise -= 0.5
   p["noise"] = noise[:, :NUM_SAMPLES]
-  p["burst_noise"] = noise[:, NUM_SAMPLES:]
-  patterns = np.array([CLASS_PATTERNS[c] for c in labels]).reshape(n, 3)
-  p["cycle"] = np.array(_VOWEL_CYCLES)[patterns[:, 0]]   # [n, 3]
-  p["contour"] = _CONTOUR_COEFS[patterns[:, 1]]           # [n, 2]
-  p["burst"] = patterns[:, 2]
-  p["gap"] = np.where(p["burst"] == 1, p["gap"], 0.0)
+  frames = NUM_SAMPLES + _NUM_FRAMES * _NUM_BINS * 2
+  p["frication_noise"] = noise[:, NUM_SAMPLES:frames].view(
+      np.complex64).reshape(n, _NUM_FRAMES, _NUM_BINS)
+  p["burst_noise"] = noise[:, frames:].reshape(n, _BURSTS_MAX, _BURST_LEN)
+  p["labels"] = labels
   return p
 
 
@@ -200,54 +400,82 @@ def _istft(spec: np.ndarray, window: np.ndarray) -> np.ndarray:
   return out.reshape(len(out), -1)
 
 
+def _segment_weights(t: np.ndarray, bounds: np.ndarray,
+                     half: np.ndarray) -> np.ndarray:
+  """[B, Q, S + 2] weights of the silence-framed segments at times t [1, Q].
+
+  ``bounds`` [B, S + 1] are the boundary times (boundary j ends segment j,
+  counting the leading silence as 0; unused ones are _FAR) and ``half`` their
+  crossfade half-widths. Each time is in one segment; within ``half`` of a
+  boundary it crossfades (a smoothstep) into the neighbour.
+  """
+  b = len(bounds)
+  k = (t[..., None] >= bounds[:, None, :]).sum(-1)            # [B, Q]
+  ext_b = np.concatenate([np.full((b, 1), -_FAR), bounds,
+                          np.full((b, 1), _FAR)], 1)
+  ext_h = np.concatenate([np.ones((b, 1)), half, np.ones((b, 1))], 1)
+  left = np.take_along_axis(ext_b, k, 1)
+  right = np.take_along_axis(ext_b, k + 1, 1)
+  a_left = 1.0 - synth_dsp.smoothstep(
+      (t - left) / (2 * np.take_along_axis(ext_h, k, 1)) + 0.5)
+  a_right = synth_dsp.smoothstep(
+      (t - right) / (2 * np.take_along_axis(ext_h, k + 1, 1)) + 0.5)
+  j = np.arange(bounds.shape[1] + 1)
+  k = k[..., None]
+  w = ((j == k) * (1.0 - a_left - a_right)[..., None] +
+       (j == k - 1) * a_left[..., None] + (j == k + 1) * a_right[..., None])
+  return w.astype(np.float32)
+
+
 def _render(p: dict, out: np.ndarray) -> None:
   """Writes the float32 waveforms of B examples' parameters to out [B, T]."""
   b = len(p["f0"])
+  tab = {k: v[p["labels"]] for k, v in _TABLES.items()}
   # Per-sample arithmetic in float32: float64 would double the memory traffic.
   def col(name: str) -> np.ndarray:
     return p[name][:, None].astype(np.float32)
 
-  length, gap = col("length"), col("gap")
-  t0 = col("center") - (length + gap) / 2   # voicing onset
-  t_gap = t0 + length / 2                   # closure start (when gap > 0)
-
-  def syllable_time(t: np.ndarray) -> np.ndarray:
-    # Syllable time in [0, 1]; it stands still during the closure, so the
-    # closure costs no voiced time and no vowel loses its share.
-    warped = t - np.minimum(np.maximum(t - t_gap, 0.0), gap)
-    return np.clip((warped - t0) / length, 0.0, 1.0)
+  # Segment timing: nominal durations times the speaking rate and a jitter
+  # per segment; the word sits around mid-clip, wholly inside it.
+  dur = tab["dur"] * p["rate"][:, None] * p["dur_jitter"]      # [B, S]
+  length = dur.sum(1)
+  clip_s = NUM_SAMPLES / SAMPLE_RATE
+  t0 = np.clip(clip_s / 2 + p["center"] - length / 2, _EDGE,
+               clip_s - _EDGE - length)
+  bounds = t0[:, None] + np.concatenate([np.zeros((b, 1)),
+                                         np.cumsum(dur, 1)], 1)  # [B, S + 1]
+  used = np.arange(_SEG_MAX + 1)[None] <= tab["n"][:, None]
+  bounds_far = np.where(used, bounds, _FAR)
+  # Crossfades are shorter than 40 % of either neighbour, so at most one
+  # boundary is crossfading at any time.
+  long_dur = np.where(dur > 0, dur, np.inf)
+  inf = np.full((b, 1), np.inf)
+  neighbour = np.minimum(np.concatenate([inf, long_dur], 1),
+                         np.concatenate([long_dur, inf], 1))
+  half = np.maximum(np.minimum(tab["cap"], 0.4 * neighbour), 1e-3)
 
   # Pitch and voicing amplitude are smooth, so they are evaluated every
   # _PITCH_STEP samples and interpolated linearly: at full rate their
-  # transcendentals and ramps would cost more than the rest of the synthesis.
-  tc = (np.arange(0, NUM_SAMPLES + 1, _PITCH_STEP, dtype=np.float32) /
-        SAMPLE_RATE)[None, :]
+  # transcendentals would cost more than the rest of the synthesis.
+  tc_64 = np.arange(0, NUM_SAMPLES + 1, _PITCH_STEP) / SAMPLE_RATE
+  tc = tc_64.astype(np.float32)[None, :]
   frac = np.arange(_PITCH_STEP, dtype=np.float32) / _PITCH_STEP
 
   def upsample(coarse: np.ndarray) -> np.ndarray:
     step = (coarse[:, 1:] - coarse[:, :-1])[..., None] * frac
     return (step + coarse[:, :-1, None]).reshape(b, NUM_SAMPLES)
 
-  # Pitch: contour + slow drift, in semitones around the speaker's mean f0.
-  u = syllable_time(tc)
-  contour = p["contour"].astype(np.float32)
-  lin, cos = contour[:, :1], contour[:, 1:]
-  semis = col("depth") * (lin * (2 * u - 1) + cos * np.cos(2 * np.pi * u))
+  # Pitch: contour over the word + slow drift, in semitones around the
+  # speaker's mean f0.
+  u = np.clip((tc - t0[:, None]) / length[:, None], 0.0, 1.0).astype(
+      np.float32)
+  semis = col("depth") * (col("lin") * (2 * u - 1) +
+                          col("cos") * np.cos(2 * np.pi * u))
   semis += col("drift_amp") * np.sin(
       2 * np.pi * col("drift_rate") * tc + col("drift_phase"))
   rel_f0 = np.exp2(semis * np.float32(1 / 12))
-
-  # Voicing: raised onset and offset, and (middle-burst classes) a fade out
-  # and back in across the closure. Ramps are shorter than half of their
-  # segments, so a smoothstep of the distance to the nearer edge equals the
-  # product of the rising and falling ramps.
-  t_end = t0 + length + gap
-  env = synth_dsp.smoothstep(np.minimum(tc - t0, t_end - tc) * (1 / _RAMP))
-  middle = np.flatnonzero(p["burst"] == 1)
-  closed = synth_dsp.smoothstep(np.minimum(tc - t_gap[middle],
-                                  t_gap[middle] + gap[middle] - tc) *
-                       (1 / _CLOSURE_RAMP))
-  env[middle] *= 1.0 - closed
+  w_coarse = _segment_weights(tc_64[None], bounds_far, half)
+  env = np.einsum("bqs,bs->bq", w_coarse, tab["voice"].astype(np.float32))
 
   # Band-limited pulse train: sum_{k=1..K} cos(k phi) = (D(phi) - 1) / 2 with
   # D = sin((K + 1/2) phi) / sin(phi / 2), K fixed per example so the highest
@@ -260,37 +488,32 @@ def _render(p: dict, out: np.ndarray) -> None:
   phi += col("phase0")
   phi -= np.floor(phi)
   phi *= 2 * np.pi
-  f0_max = p["f0"] * np.exp2((p["depth"] + p["drift_amp"]) / 12.0)
+  f0_max = p["f0"] * np.exp2(
+      (p["depth"] * (np.abs(p["lin"]) + np.abs(p["cos"])) + p["drift_amp"]) /
+      12.0)
   k = np.maximum(np.floor(_MAX_HARMONIC_HZ / f0_max), 1.0).astype(np.float32)
-  half = np.multiply(phi, np.float32(0.5))
-  np.sin(half, out=half)
-  near = np.nonzero(half < 1e-3)
-  half[near] = 1.0
+  half_phi = np.multiply(phi, np.float32(0.5))
+  np.sin(half_phi, out=half_phi)
+  near = np.nonzero(half_phi < 1e-3)
+  half_phi[near] = 1.0
   source = np.multiply(phi, k[:, None] + np.float32(0.5))
   np.sin(source, out=source)
-  source /= half
+  source /= half_phi
   source[near] = 2 * k[near[0]] + 1
   source -= 1.0
   # Harmonics are 1/f0 apart, so the power under each formant goes as
   # amplitude^2 / f0; an amplitude ~ sqrt(f0) keeps loudness independent of
-  # pitch, so loudness carries no class cue.
+  # pitch.
   source *= upsample(np.sqrt(rel_f0) * env * (0.5 / k[:, None]))
 
-  # Formant tracks per STFT frame: the cycle's vowels V1 V2 V3 V1 sit at
-  # syllable times 0, 1/3, 2/3, 1, joined by smooth log-frequency glides
-  # centred at 1/6, 1/2, 5/6 (so each vowel holds a third of the syllable).
-  frame_t = (np.arange(_NUM_FRAMES, dtype=np.float32) * _HOP /
-             SAMPLE_RATE)[None, :]
-  uf = syllable_time(frame_t)[..., None]                       # [B, F, 1]
-  targets = (_VOWEL_TARGETS[p["cycle"]] * p["fjitter"] *
-             p["fscale"][:, None, None])                       # [B, 3, 3]
-  log_t = np.log(targets).astype(np.float32)[:, None]          # [B, 1, 3, 3]
-  w = col("trans")[..., None]
-  log_f = log_t[:, :, 0]
-  for j, centre in enumerate((1 / 6, 1 / 2, 5 / 6)):
-    glide = synth_dsp.smoothstep((uf - (centre - w)) / (2 * w))
-    log_f = log_f + glide * (log_t[:, :, (j + 1) % 3] - log_t[:, :, j])
-  formants = np.exp(log_f)                                     # [B, F, 3]
+  # Per-frame formants (log-frequency crossfades between the segments'
+  # targets, jittered and scaled by the speaker) and bandwidths.
+  frame_t = np.arange(_NUM_FRAMES) * _HOP / SAMPLE_RATE
+  w_frames = _segment_weights(frame_t[None], bounds_far, half)  # [B, F, S+2]
+  log_t = (tab["logf"] + p["fjitter"] +
+           np.log(p["fscale"])[:, None, None]).astype(np.float32)
+  formants = np.exp(w_frames @ log_t)                          # [B, F, 3]
+  bw = w_frames @ tab["bw"].astype(np.float32)                 # [B, F, 3]
 
   # Cascade of three second-order resonances (unit gain at DC), in Hz units:
   # |H(f)|^2 = (s^2 + F^2)^2 / ((s^2 + (f - F)^2) (s^2 + (f + F)^2)), s = B/2,
@@ -299,43 +522,61 @@ def _render(p: dict, out: np.ndarray) -> None:
   f2 = freqs * freqs
   power = np.ones((b, _NUM_FRAMES, _NUM_ENV_BINS), np.float32)
   for j in range(3):
-    s2 = ((_BANDWIDTHS[j] * p["bw_scale"] / 2) ** 2)[:, None, None]
+    s2 = (bw[..., j:j + 1] *
+          (_BANDWIDTHS[j] / 2 * p["bw_scale"])[:, None, None].astype(
+              np.float32)) ** 2
     fj2 = formants[..., j:j + 1] ** 2
-    a = s2.astype(np.float32) + fj2
+    a = s2 + fj2
     q = a + f2
     power *= (a * a) / (q * q - f2 * (4 * fj2))
   power *= 1.0 / (1.0 + (freqs / col("tilt_hz")[:, None]) ** 2)  # -6 dB/oct
+
+  # Frication and aspiration: each segment's noise band (power ~ f^8 below
+  # the band and f^-4 above it: 24 and 12 dB/octave skirts), raised with the
+  # speaker's formants, crossfaded per frame like the formants.
+  all_f = np.maximum(np.arange(_NUM_BINS) * SAMPLE_RATE / _N_FFT, 1.0)
+  scale = p["fscale"][:, None, None]
+  lo = tab["noise_lo"][..., None] * scale
+  hi = tab["noise_hi"][..., None] * scale
+  band = 1.0 / np.sqrt((1.0 + (lo / all_f) ** 8) * (1.0 + (all_f / hi) ** 4))
+  level = _NOISE_REF * 10 ** ((tab["noise_db"] + p["frication_db"][:, None])
+                              / 20)
+  noise_amp = w_frames @ (band * level[..., None]).astype(np.float32)
 
   window = np.sin(np.pi * np.arange(_N_FFT) / _N_FFT).astype(np.float32)
   spec = _stft(source, window)
   spec[..., :_NUM_ENV_BINS] *= np.sqrt(power)
   spec[..., _NUM_ENV_BINS:] = 0
+  frication = p["frication_noise"] * noise_amp
+  spec += frication
   voiced = _istft(spec, window)
   voiced /= np.abs(voiced).max(axis=1, keepdims=True) + 1e-9
 
-  # Burst: noise with a fast attack and exponential decay, band-passed around
-  # a random centre frequency (Gaussian in log-frequency, 0.6 octave).
-  n = np.arange(_BURST_LEN)[None, :]
-  tau = col("burst_dur") * (SAMPLE_RATE / 4)
+  # Stop bursts: noise with a fast attack and exponential decay, band-passed
+  # around the place's centre frequency (Gaussian in log-frequency, 0.6
+  # octave), at the closure's release.
+  n = np.arange(_BURST_LEN)[None, None, :]
+  tau = (p["burst_dur"] * (SAMPLE_RATE / 4))[:, None, None]
   x = np.maximum(n - _BURST_ONSET, 0) / tau
-  burst = p["burst_noise"] * (x * np.exp(1 - x))
-  bfreq = np.fft.rfftfreq(_BURST_LEN, 1 / SAMPLE_RATE)[None, :]
-  octaves = np.log2(np.maximum(bfreq, 50.0) / col("burst_hz"))
+  burst = p["burst_noise"] * (x * np.exp(1 - x)).astype(np.float32)
+  bfreq = np.fft.rfftfreq(_BURST_LEN, 1 / SAMPLE_RATE)[None, None, :]
+  centre = (tab["burst_hz"] * np.exp2(p["burst_shift"])[:, None] *
+            p["fscale"][:, None])[..., None]
+  octaves = np.log2(np.maximum(bfreq, 50.0) / centre)
   shape = (np.exp(-0.5 * (octaves / 0.6) ** 2) + 0.05).astype(np.float32)
-  burst = scipy.fft.irfft(scipy.fft.rfft(burst, axis=1) * shape,
-                          n=_BURST_LEN, axis=1)
-  burst *= col("burst_level") / (np.abs(burst).max(axis=1, keepdims=True)
-                                 + 1e-9)
-  # A stop's release comes just before voicing (start), at the end of the
-  # closure (middle) or after the voicing has died away (end).
-  burst_t = np.select([p["burst"] == 0, p["burst"] == 1],
-                      [t0[:, 0], (t_gap + gap)[:, 0] - 0.01],
-                      t_end[:, 0] + 0.03)
-  # The burst envelope x * exp(1 - x) peaks at x = 1, i.e. at burst_t.
-  offset = np.round(burst_t * SAMPLE_RATE - _BURST_ONSET - tau[:, 0])
+  burst = scipy.fft.irfft(scipy.fft.rfft(burst, axis=-1) * shape,
+                          n=_BURST_LEN, axis=-1)
+  burst *= ((tab["burst_level"] * p["burst_level"][:, None])[..., None] /
+            (np.abs(burst).max(axis=-1, keepdims=True) + 1e-9)).astype(
+                np.float32)
+  # The burst envelope x * exp(1 - x) peaks at x = 1, i.e. at the release.
+  release = np.take_along_axis(bounds, tab["burst_seg"], 1)     # [B, K]
+  offset = np.round(release * SAMPLE_RATE - _BURST_ONSET - tau[..., 0])
+  offset = offset.astype(int) + _BURST_LEN
   padded = np.pad(voiced, ((0, 0), (_BURST_LEN, _BURST_LEN)))
   rows = np.arange(b)[:, None]
-  padded[rows, offset.astype(int)[:, None] + _BURST_LEN + n] += burst
+  for j in range(_BURSTS_MAX):
+    padded[rows, offset[:, j:j + 1] + n[0]] += burst[:, j]
   clean = padded[:, _BURST_LEN:_BURST_LEN + NUM_SAMPLES]
   clean *= (0.8 * 10 ** (col("gain_db") / 20) /
             (np.abs(clean).max(axis=1, keepdims=True) + 1e-9))
@@ -356,7 +597,7 @@ def _render(p: dict, out: np.ndarray) -> None:
 
 def generate(num_examples: int, seed: int, num_classes: int = 10,
              stream: int = 0) -> AudioSet:
-  """Generates ``num_examples`` class-balanced syllables (see module doc)."""
+  """Generates ``num_examples`` class-balanced pseudo-words (see module doc)."""
   if not 2 <= num_classes <= MAX_CLASSES:
     raise ValueError(f"--config.data.synthetic.num_classes={num_classes} must "
                      f"be between 2 and {MAX_CLASSES}")
@@ -384,12 +625,12 @@ def generate(num_examples: int, seed: int, num_classes: int = 10,
 
 def generate_long(num_examples: int, num_samples: int, seed: int,
                   num_classes: int = 10, stream: int = 0) -> AudioSet:
-  """Clips of ``num_samples`` (a multiple of 16384): syllables of one class
+  """Clips of ``num_samples`` (a multiple of 16384): words of one class
   one after another, e.g. four per 65536-sample clip.
 
   Example j (class j mod n) joins the clips of :func:`generate` at positions
   ``j mod n + n (m (j // n) + r)``, r = 0 .. m-1, which all have its class.
-  The gender-like label is dropped (the joined syllables mix both voices).
+  The gender-like label is dropped (the joined words mix both voices).
   """
   if num_samples % NUM_SAMPLES or num_samples < NUM_SAMPLES:
     raise ValueError(f"--config.data.num_samples={num_samples}: synthetic "
