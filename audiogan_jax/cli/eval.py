@@ -102,6 +102,8 @@ def _print_score(r) -> None:
     per = ", ".join(f"{k} {v:.2f}" for k, v in c["per_class"].items()
                     if v is not None)
     print(f"conditional accuracy {c['accuracy']:.4f} ({per})")
+  if r.get("warning"):
+    print(f"warning: {r['warning']}")
   print(f"{r['samples_per_sec']:.1f} samples/s on {r['device']} "
         f"({r['input']})")
 
@@ -123,9 +125,14 @@ def _train_classifier() -> None:
   result = evaluate.train_eval_classifier(
       run, output, FLAGS.cache_dir or wd.cache_dir_of(run, FLAGS.workdir))
   _write_json(os.path.splitext(output)[0] + ".json", result)
-  print(f"test accuracy {result['test_accuracy']:.4f} on {result['num_test']}"
-        f" clips ({result['num_train']} training clips, {result['steps']} "
-        f"steps, {result['seconds']:.0f} s); wrote {output}")
+  print(f"test accuracy {result['test_accuracy']:.4f} and real test IS "
+        f"{result['real_test_is']:.2f} on {result['num_test']} clips "
+        f"({result['num_train']} training clips, {result['steps']} steps, "
+        f"{result['seconds']:.0f} s); wrote {output}")
+  warning = evaluate.confidence_warning(result["real_test_is"],
+                                        len(result["classes"]))
+  if warning:
+    print(f"warning: {warning}")
 
 
 def _score() -> None:

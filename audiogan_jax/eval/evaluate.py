@@ -90,12 +90,38 @@ def eval_classifier_config() -> Config:
 
   The Simple Classifier (widths 32-256, Adam 1e-4, the baseline's
   augmentation) with a 256-unit hidden layer whose activations are the FID
-  features, 5,000 steps of batch 64.
+  features, batch 64, trained until it is confident on real held-out clips:
+  every ``check_every`` steps from ``min_steps`` on, it stops once the
+  Inception Score of the real test clips reaches ``target_is`` times the
+  number of classes (a classifier that is right but unsure gives real data
+  a low IS and cannot rank generators), or at ``num_steps`` at the most.
   """
   c = clf.default_classifier_config()
   c.hidden = 256
-  c.num_steps = 5000
+  c.num_steps = 20000      # the most it may take
+  c.min_steps = 1000
+  c.check_every = 500
+  c.target_is = 0.9        # x the number of classes; 0: always num_steps
   return c
+
+
+# Below this fraction of the class count, the real test clips' IS says the
+# evaluation classifier is too unsure for IS/FID to rank generators.
+LOW_REAL_IS = 0.7
+
+
+def confidence_warning(real_is: Optional[float],
+                       num_classes: int) -> Optional[str]:
+  """A plain-words warning when the real-data IS is far below the class count.
+  """
+  if real_is is None or num_classes < 2:
+    return None
+  if real_is >= LOW_REAL_IS * num_classes:
+    return None
+  return (f"the evaluation classifier is unsure of real clips: their IS is "
+          f"{real_is:.2f} of at most {num_classes} (one per class), so IS and"
+          f" FID here cannot be trusted to rank generators; retrain it longer"
+          f" (--config.eval.classifier.num_steps, .target_is)")
 
 
 def eval_config() -> Config:
@@ -117,7 +143,8 @@ def eval_config() -> Config:
   return ml_collections.ConfigDict(dict(
       classifier_file="", classifier=eval_classifier_config(),
       score_every=0, num_samples=2000, through_audio=True, batch_size=64,
-      seed=0, report_at_end=False, report_per_class=4))
+      seed=0, report_at_end=False, report_per_class=4,
+      curve_samples=200, baseline_curve=True))
 
 
 def classifier_data_config(data_config: Config) -> Config:
@@ -178,22 +205,48 @@ def train_eval_classifier(config: Config, output: str,
     raise ValueError("the dataset has no test split to score the evaluation "
                      "classifier on")
   logging.info("evaluation classifier: %s", ds.summary())
+  n = ds.num_classes
+  target = float(cc.get("target_is", 0.0)) * n
+  min_steps = int(cc.get("min_steps", 0))
+  real_is: list[float] = []
+
+  def test_is(params) -> float:
+    logits = clf.predict(params, ds.test.spectrograms, n,
+                         int(cc.eval_batch_size))
+    return metrics.inception_score(logits, 1)[0]
+
+  def until(params, done: int) -> bool:
+    if not target or done < min_steps:
+      return False
+    real_is.append(test_is(params))
+    logging.info("evaluation classifier step %d: real test IS %.3f (stops "
+                 "at %.2f)", done, real_is[-1], target)
+    return real_is[-1] >= target
+
+  check = int(cc.get("check_every", 0)) if target else 0
   params, hist = clf.train_classifier(
-      ds.train.spectrograms, ds.train.true_labels, ds.num_classes, cc,
+      ds.train.spectrograms, ds.train.true_labels, n, cc,
       eval_x=ds.test.spectrograms, eval_y=ds.test.true_labels,
-      log_every=int(log_every))
+      log_every=check or int(log_every), until=until if target else None)
+  final_is = test_is(params)
   result = {
       "test_accuracy": float(hist["eval_accuracy"][-1]),
       "train_accuracy": (float(hist["train_accuracy"][-1])
                          if hist["train_accuracy"] else None),
+      "real_test_is": final_is, "target_is": target,
       "num_train": int(len(ds.train)), "num_test": int(len(ds.test)),
-      "steps": int(cc.num_steps), "seconds": float(hist["seconds"]),
+      "steps": int(hist["steps"]), "max_steps": int(cc.num_steps),
+      "seconds": float(hist["seconds"]),
       "classes": list(ds.class_names), "output": output,
   }
+  warning = confidence_warning(final_is, n)
+  if warning:
+    logging.warning("%s", warning)
   clf.save_classifier(output, params, ds.num_classes, {
       "kind": "evaluation", "class_names": list(ds.class_names),
       "data": data.to_dict(), "spectrogram_clip": float(data.spectrogram_clip),
       "training": cc.to_dict(), "test_accuracy": result["test_accuracy"],
+      "real_test_is": final_is, "steps": result["steps"],
       "num_train": result["num_train"], "num_test": result["num_test"]})
   return result
 
@@ -387,7 +440,7 @@ def generated_batches(model: dict[str, Any], num: int, batch_size: int,
     yield x, (None if y is None else np.asarray(y)[:n])
 
 
-def _class_map(gen_names: tuple[str, ...], clf_names: tuple[str, ...],
+def class_map(gen_names: tuple[str, ...], clf_names: tuple[str, ...],
                n_gen: int) -> Optional[np.ndarray]:
   """Generator class index -> classifier class index (None: incomparable)."""
   if len(gen_names) == n_gen and set(gen_names) <= set(clf_names):
@@ -422,8 +475,9 @@ def score_generator(model: Union[str, dict[str, Any]],
     ``fid_test``), ``real`` (IS of train/test, classifier accuracy on them,
     ``fid_train_test``), ``conditional`` (per-class and overall accuracy of
     the classifier on samples generated for each label; None for
-    unconditional generators), ``samples_per_sec``, ``seconds``, the input
-    path, the generator's family and step.
+    unconditional generators), ``warning`` (:func:`confidence_warning` of
+    the real test clips' IS, or None), ``samples_per_sec``, ``seconds``,
+    the input path, the generator's family and step.
   """
   if num_samples < 2:
     raise ValueError(f"--num_samples={num_samples} must be at least 2")
@@ -470,10 +524,12 @@ def score_generator(model: Union[str, dict[str, Any]],
       "device": jax.devices()[0].device_kind,
   }
   result["real"]["fid_train_test"] = real["fid_train_test"]
+  result["warning"] = confidence_warning(real["test"]["is_mean"],
+                                         classifier.num_classes)
   if labels:
     y = np.concatenate(labels)
     names = tuple(model.get("class_names", ()))
-    mapping = _class_map(names, classifier.class_names, family.num_classes(
+    mapping = class_map(names, classifier.class_names, family.num_classes(
         config))
     if mapping is not None:
       pred = np.argmax(logits_np, -1)
@@ -523,7 +579,7 @@ def gan_train(model: Union[str, dict[str, Any]],
   clip = float(data.spectrogram_clip) if clip is None else float(clip)
   run = ml_collections.ConfigDict({"data": data.to_dict()})
   ds = pipeline.load_dataset(run, cache_dir=cache_dir, with_test=True)
-  mapping = _class_map(tuple(model.get("class_names", ())), ds.class_names,
+  mapping = class_map(tuple(model.get("class_names", ())), ds.class_names,
                        n_classes)
   if mapping is None:
     raise ValueError(f"the generator has {n_classes} classes but the data "

@@ -46,7 +46,7 @@ from __future__ import annotations
 import functools
 import json
 import time
-from typing import Any, Mapping, NamedTuple, Optional
+from typing import Any, Callable, Mapping, NamedTuple, Optional
 
 from absl import logging
 import jax
@@ -254,7 +254,9 @@ def train_classifier(spectrograms: np.ndarray, labels: np.ndarray,
                      num_classes: int, config: Optional[Config] = None, *,
                      eval_x: Optional[np.ndarray] = None,
                      eval_y: Optional[np.ndarray] = None,
-                     log_every: int = 0) -> tuple[PyTree, dict[str, Any]]:
+                     log_every: int = 0,
+                     until: Optional[Callable[[PyTree, int], bool]] = None
+                     ) -> tuple[PyTree, dict[str, Any]]:
   """Trains the Simple Classifier on labelled spectrograms.
 
   Args:
@@ -270,13 +272,17 @@ def train_classifier(spectrograms: np.ndarray, labels: np.ndarray,
     eval_y: Their labels.
     log_every: Record (and log) the mean training loss/accuracy every this
       many steps; 0 records once, at the end.
+    until: A stopping rule, ``until(params, steps_done) -> bool``, asked at
+      every record; training stops early when it says True (``num_steps``
+      is then the most it may take).
 
   Returns:
     ``(params, history)``: the SimpleClassifier params (on the device) and a
     dict with ``step``, ``loss``, ``train_accuracy`` (means over each logging
     window, on augmented batches), ``eval_step``/``eval_accuracy`` (when
-    ``eval_x`` is given), ``num_examples``, ``seconds`` (the whole run,
-    compilation included) and ``compile_seconds`` (the first step).
+    ``eval_x`` is given), ``num_examples``, ``steps`` (those taken),
+    ``seconds`` (the whole run, compilation included) and
+    ``compile_seconds`` (the first step).
 
   Raises:
     ValueError: bad shapes, labels out of range or no labelled example.
@@ -359,8 +365,12 @@ def train_classifier(spectrograms: np.ndarray, labels: np.ndarray,
       compile_seconds = time.perf_counter() - t_start
     if (log_every and done % log_every == 0) or done == num_steps:
       record(done)
+      if until is not None and done < num_steps and until(params, done):
+        logging.info("classifier: stopping rule met at step %d", done)
+        break
   if num_steps == 0:
     record(0)
+  history["steps"] = done if num_steps else 0
   history["seconds"] = time.perf_counter() - t_start
   history["compile_seconds"] = compile_seconds
   return params, history
