@@ -47,6 +47,8 @@ def biggan_config(conditional: bool) -> ml_collections.ConfigDict:
       family="biggan", conditional=conditional, ch=16, z_dim=128,
       d_ch=0,            # discriminator-side width; 0: the same as ch
       attention=True,    # the non-local blocks at 128x64 in G and D
+      # cBN class gains/biases: "orthogonal" (BigGAN) or "zeros".
+      cbn_init="orthogonal",
       num_classes=-1))   # -1: taken from the dataset
   c.data = sources.default_data_config()
   c.train = train_config()
@@ -63,11 +65,16 @@ def gaae_config() -> ml_collections.ConfigDict:
   # How C's output y^_u conditions Dec and S: "probabilities" (its softmax,
   # the paper's y^; the losses reach C through it) or "argmax" (its class).
   c.model.predicted_label = "probabilities"
+  # Beyond the paper: "batch" standardises the style code z' (guided.py).
+  c.model.style_norm = "none"
   c.data.labelled_fraction = 0.05
   # EDC = alpha (w1 G + w2 lambda R) + beta (w3 Cl + w4 Cg + w5 L).
   c.loss = ml_collections.ConfigDict(dict(
       lambda_rec=20.0, w1=0.6, w2=0.4, w3=0.25, w4=0.25, w5=0.5,
-      alpha=0.5, beta=0.5))
+      alpha=0.5, beta=0.5,
+      # Beyond the paper: the weight of Cg in the decoder's loss (0: x^_g
+      # is detached for Cg, as the paper).
+      cg_decoder=0.0))
   return c
 
 
@@ -149,12 +156,15 @@ def gansynth_config() -> ml_collections.ConfigDict:
 def cpu_demo_report(c: ml_collections.ConfigDict) -> None:
   """The demos' listening report at the end (WORKDIR/report.html): 500
   scored clips, two sounds per class, and an evaluation classifier trained
-  first at CPU size (widths 8-64, hidden 64, 150 steps)."""
+  first at CPU size (widths 8-64, hidden 64) until the real test clips' IS
+  reaches 0.9 of the class count (checked every 50 steps from step 100,
+  2,000 steps at the most)."""
   c.eval.report_at_end = True
   c.eval.num_samples = 500
   c.eval.report_per_class = 2
   c.eval.classifier.update(dict(widths=(8, 16, 32, 64), hidden=64,
-                                batch_size=32, num_steps=150, lr=1e-3))
+                                batch_size=32, num_steps=2000, min_steps=100,
+                                check_every=50, lr=1e-3))
 
 
 def load_config_file(path: str) -> ml_collections.ConfigDict:

@@ -57,7 +57,8 @@ def test_gaae_sample_hinge_averages_the_two_fake_kinds():
 def test_gaae_edc_weighting_at_paper_values():
   w = gaae.loss_weights(config_lib.gaae_config())
   assert w == {"lambda_rec": 20.0, "w1": 0.6, "w2": 0.4, "w3": 0.25,
-               "w4": 0.25, "w5": 0.5, "alpha": 0.5, "beta": 0.5}
+               "w4": 0.25, "w5": 0.5, "alpha": 0.5, "beta": 0.5,
+               "cg_decoder": 0.0}   # 0: x^_g detached for Cg (the paper)
   terms = {"g": 1.0, "r": 0.5, "cl": 2.0, "cg": 3.0, "l": -1.0}
   # 0.5 (0.6 * 1 + 0.4 * 20 * 0.5) + 0.5 (0.25 * 2 + 0.25 * 3 + 0.5 * -1)
   assert float(gaae.edc_loss(terms, w)) == pytest.approx(2.3 + 0.375)
@@ -108,14 +109,45 @@ def test_gaae_cg_does_not_reach_the_decoder(gaae_setup):
   assert cg["s"] == 0.0 and cg["lat"] == 0.0
 
 
+def test_gaae_cg_decoder_lets_cg_reach_the_decoder(gaae_setup):
+  """loss.cg_decoder > 0: Cg's gradient flows back through x^_g = Dec(z'_u,
+  y_r) (into Dec, and through z'_u into E) in proportion to the weight; C's
+  gradient is the paper's detached Cg's (with y^_u as C's class: as
+  probabilities, the decoder's batch statistics couple x^_g to y^_u)."""
+  config, state = gaae_setup
+  config = config.copy_and_resolve_references()
+  config.model.predicted_label = "argmax"
+  batch = _batch(("u", "l"))
+  key = jax.random.key(3)
+  grads = {}
+  for weight in (0.0, 0.5, 1.0):
+    c = config.copy_and_resolve_references()
+    c.loss.cg_decoder = weight
+    w = gaae.loss_weights(c)
+    grads[weight] = jax.jit(jax.grad(lambda p, c=c, w=w: gaae.edc_loss(
+        gaae.edc_terms(p, state.stats, batch, key, c)[0], w)))(state.params)
+  for weight in (0.5, 1.0):
+    np.testing.assert_allclose(_norms(grads[weight])["cls"],
+                               _norms(grads[0.0])["cls"], rtol=1e-5)
+  for net in ("dec", "enc"):
+    extra = {w: _norms({"d": jax.tree.map(lambda a, b: a - b, grads[w][net],
+                                          grads[0.0][net])})["d"]
+             for w in (0.5, 1.0)}
+    assert extra[1.0] > 0, net
+    np.testing.assert_allclose(extra[1.0], 2 * extra[0.5], rtol=1e-3)
+  c = config.copy_and_resolve_references()
+  c.loss.update(cg_decoder=1.0, w4=0.0)
+  with pytest.raises(ValueError, match="loss.cg_decoder"):
+    gaae.cg_decoder_scale(gaae.loss_weights(c))
+
+
 @pytest.mark.parametrize("mode", ["probabilities", "argmax"])
 def test_gaae_predicted_label_carries_gradient_only_as_probabilities(
     gaae_setup, mode):
   """R and G reach C through y^_u = softmax(C(z_u)); argmax cuts that path.
 
-  The decoder's cBN class embeddings start at zero (training starts from
-  the unconditional network), so they are set to random values first: a
-  decoder that has become class-conditional.
+  The decoder's cBN class embeddings are set to random values first: a
+  decoder that is class-conditional whatever its init.
   """
   config, state = gaae_setup
   config = config.copy_and_resolve_references()

@@ -28,6 +28,12 @@ Readings of the paper, written down here:
   ``"argmax"`` passes C's predicted class instead and C then learns from Cl
   and Cg only. Labels y_l and y_r are one-hot vectors (the same embedding
   rows as the integer labels).
+* Beyond the paper, each behind a config value (configs/demo.py uses them
+  for a short CPU run; configs/gaae.py keeps the paper's values):
+  ``loss.cg_decoder`` (0: the paper) lets Cg's gradient flow back through
+  x^_g with that weight, so the decoder learns the class of y_r from C as
+  well as from S; ``model.style_norm = "batch"`` standardises z' (see
+  ``guided.Encoder``).
 * x_u is drawn from all training clips (p_data), labelled or not; x_l only
   from the labelled ones, and its labels are the only labels the step reads.
 * The real term of S averages over the 2B real pairs (x_u and x_l batches
@@ -106,9 +112,13 @@ def networks(config: Config) -> dict[str, Any]:
   zd, dch = int(config.model.z_dim), common.d_width(config)
   att = bool(config.model.get("attention", True))
   return {
-      "enc": guided.Encoder(ch=dch, z_dim=zd, attention=att, dtype=dt),
+      "enc": guided.Encoder(ch=dch, z_dim=zd, attention=att,
+                            style_norm=str(config.model.get("style_norm",
+                                                            "none")),
+                            dtype=dt),
       "cls": guided.MLP((128, n), dtype=dt),
-      "dec": nets.Generator(ch=ch, num_classes=n, attention=att, dtype=dt),
+      "dec": nets.Generator(ch=ch, num_classes=n, attention=att,
+                            cbn_init=common.cbn_init(config), dtype=dt),
       "lat": guided.MLP((128, 128, 1), spectral_norm=True, dtype=dt),
       "s": nets.Discriminator(ch=dch, num_classes=n, attention=att, dtype=dt),
   }
@@ -266,9 +276,16 @@ def edc_terms(params, stats, batch: Mapping[str, jax.Array], key: jax.Array,
                                - x_u.astype(jnp.float32)))
   logits_l = mods["cls"].apply({"params": params["cls"]}, z_l)
   cl_term = common.cross_entropy(logits_l, y_l)
-  # x^_g is a constant for Cg: the gradient stops before the decoder.
-  (z_g, _), _ = _apply(mods, "enc", params, stats,
-                       sg(x_hat_g).astype(x_u.dtype), train=False)
+  # x^_g is a constant for Cg: the gradient stops before the decoder
+  # (the paper). loss.cg_decoder > 0 lets that much of Cg's gradient flow
+  # back through x^_g = Dec(z'_u, y_r), into Dec and through z'_u into E
+  # (the input's value is x^_g either way; C's gradient is unchanged).
+  x_g_in = sg(x_hat_g)
+  scale = cg_decoder_scale(loss_weights(config))
+  if scale:
+    x_g_in = x_g_in + scale * (x_hat_g - sg(x_hat_g))
+  (z_g, _), _ = _apply(mods, "enc", params, stats, x_g_in.astype(x_u.dtype),
+                       train=False)
   logits_g = mods["cls"].apply({"params": params["cls"]}, z_g)
   cg_term = common.cross_entropy(logits_g, y_r)
   terms = {"g": g_term, "r": r_term, "cl": cl_term, "cg": cg_term,
@@ -277,6 +294,22 @@ def edc_terms(params, stats, batch: Mapping[str, jax.Array], key: jax.Array,
              "acc_generated": common.accuracy(logits_g, y_r),
              "style_mean": jnp.mean(zs_u), "style_std": jnp.std(zs_u)}
   return terms, ({"enc": enc_stats, "dec": dec_stats}, metrics)
+
+
+def cg_decoder_scale(w: Mapping[str, float]) -> float:
+  """How much of Cg's gradient flows back through x^_g (Dec, and E via z'_u).
+
+  ``loss.cg_decoder`` is the weight of Cg in the decoder's loss (0, the
+  paper: x^_g is detached); Cg enters EDC with weight beta * w4, so the
+  gradient through x^_g is scaled by their ratio.
+  """
+  weight = float(w.get("cg_decoder", 0.0))
+  if not weight:
+    return 0.0
+  if not w["beta"] * w["w4"]:
+    raise ValueError("--config.loss.cg_decoder needs --config.loss.w4 > 0 "
+                     "and --config.loss.beta > 0")
+  return weight / (w["beta"] * w["w4"])
 
 
 def edc_loss(terms: Mapping[str, jax.Array], w: Mapping[str, float]):

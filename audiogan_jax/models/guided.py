@@ -56,11 +56,19 @@ class Encoder(nn.Module):
 
   The BigGAN discriminator trunk (Table 20: ResBlocks to 4x2x16ch, ReLU,
   global sum pool) followed by two dense heads.
+
+
+  ``style_norm="batch"`` (beyond the paper) standardises z' with a batch
+  norm without scale or bias, so the codes the decoder is trained on have
+  the N(0, I) prior's mean and variance from the first step and generation
+  from the prior is in distribution before L has matched the rest; "none"
+  is the paper's plain dense head.
   """
 
   ch: int = 16
   z_dim: int = 128
   attention: bool = True
+  style_norm: str = "none"
   dtype: Optional[Dtype] = None
 
   @nn.compact
@@ -70,6 +78,13 @@ class Encoder(nn.Module):
                                   dtype=self.dtype, name="trunk")(x, train)
     guided = nn.Dense(self.z_dim, name="guided")(h)
     style = nn.Dense(self.z_dim, name="style")(h)
+    if self.style_norm == "batch":
+      style = nn.BatchNorm(use_running_average=not train, momentum=0.9,
+                           use_scale=False, use_bias=False,
+                           name="style_norm")(style)
+    elif self.style_norm != "none":
+      raise ValueError(f"--config.model.style_norm={self.style_norm!r}: use "
+                       "none or batch")
     return guided, style
 
 
