@@ -158,10 +158,12 @@ def cpu_demo_report(c: ml_collections.ConfigDict) -> None:
   scored clips, two sounds per class, and an evaluation classifier trained
   first at CPU size (widths 8-64, hidden 64) until the real test clips' IS
   reaches 0.9 of the class count (checked every 50 steps from step 100,
-  2,000 steps at the most)."""
+  2,000 steps at the most); the learning curves' labelled-only baseline at
+  the same widths."""
   c.eval.report_at_end = True
   c.eval.num_samples = 500
   c.eval.report_per_class = 2
+  c.eval.baseline_widths = (8, 16, 32, 64)
   c.eval.classifier.update(dict(widths=(8, 16, 32, 64), hidden=64,
                                 batch_size=32, num_steps=2000, min_steps=100,
                                 check_every=50, lr=1e-3))

@@ -138,13 +138,20 @@ def eval_config() -> Config:
   * ``through_audio``: pass spectrogram models' samples through PGHI and
     back before scoring, as the papers did;
   * ``report_at_end``: write ``WORKDIR/report.html`` when training ends;
-  * ``report_per_class``: generated sounds per class in the report.
+  * ``report_per_class``: generated sounds per class in the report;
+  * ``curve_samples``: clips generated for the conditional-accuracy curve
+    every ``train.eval_every`` iterations (when the run has an evaluation
+    classifier; 0: off);
+  * ``baseline_curve``, ``baseline_widths``: a guided run's labelled-only
+    Simple Classifier curve at the end (eval/curves.py) and its conv widths
+    (GAAE Table XXIV's by default).
   """
   return ml_collections.ConfigDict(dict(
       classifier_file="", classifier=eval_classifier_config(),
       score_every=0, num_samples=2000, through_audio=True, batch_size=64,
       seed=0, report_at_end=False, report_per_class=4,
-      curve_samples=200, baseline_curve=True))
+      curve_samples=200, baseline_curve=True,
+      baseline_widths=(32, 64, 128, 256)))
 
 
 def classifier_data_config(data_config: Config) -> Config:

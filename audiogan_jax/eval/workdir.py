@@ -28,6 +28,7 @@ from audiogan_jax import gans
 from audiogan_jax import media
 from audiogan_jax import viz
 from audiogan_jax.data import pipeline
+from audiogan_jax.eval import curves as curves_lib
 from audiogan_jax.eval import evaluate
 from audiogan_jax.eval import report as report_lib
 from audiogan_jax.eval import represent
@@ -114,7 +115,9 @@ def _score_tables(score: dict[str, Any]) -> list[report_lib.Table]:
             f"{os.path.basename(score['classifier'])} (test accuracy "
             f"{score.get('classifier_test_accuracy') or 0:.3f}); "
             f"{score['samples_per_sec']:.1f} samples/s on "
-            f"{score['device']}."))]
+            f"{score['device']}."
+            + (f" Warning: {score['warning']}." if score.get("warning")
+               else "")))]
   if score.get("conditional"):
     cond = score["conditional"]
     tables.append(report_lib.Table(
@@ -273,6 +276,15 @@ def build_report(workdir: str, output: Optional[str] = None,
                + (f", class {names[0] if names else 0}" if n_classes
                   else "")),
       sounds=_sounds(imgs, waves)))
+  learning = curves_lib.read(workdir)
+  png_path = os.path.join(workdir, curves_lib.CURVES_PNG)
+  if learning and os.path.exists(png_path):
+    with open(png_path, "rb") as f:
+      figures.insert(0, report_lib.Figure(
+          title="Learning curves (accuracy over training iterations)",
+          png=f.read(), caption=curves_lib.caption(learning),
+          legend=[(what, colour) for name, (colour, what)
+                  in curves_lib.SERIES.items() if learning.get(name)]))
   if rep:
     for rname, by_label in rep["tsne"].items():
       for lname, path in by_label.items():

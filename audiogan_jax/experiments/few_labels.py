@@ -37,8 +37,9 @@ from ml_collections import config_flags
 import numpy as np
 
 from audiogan_jax import gans
+from audiogan_jax import viz
 from audiogan_jax.data import pipeline
-from audiogan_jax.train import classifier as clf
+from audiogan_jax.eval import curves
 from audiogan_jax.train import sharding
 from audiogan_jax.train import trainer
 
@@ -115,18 +116,11 @@ def train_guided(config: Config, dataset: pipeline.Dataset, steps: int,
 def train_baseline(config: Config, dataset: pipeline.Dataset, steps: int,
                    eval_every: int) -> dict[str, Any]:
   """The Simple Classifier on the labelled clips alone, same steps and batch."""
-  cc = clf.default_classifier_config()
-  cc.batch_size = int(config.train.batch_size)
-  cc.num_steps = steps
-  cc.seed = int(config.train.seed)
   t0 = time.perf_counter()
-  _, h = clf.train_classifier(
-      dataset.train.spectrograms, dataset.train.labels, dataset.num_classes,
-      cc, eval_x=dataset.test.spectrograms, eval_y=dataset.test.true_labels,
-      log_every=eval_every)
-  return {"history": [{"step": s, "accuracy": a} for s, a in
-                      zip(h["eval_step"], h["eval_accuracy"])],
-          "iterations": steps, "seconds": time.perf_counter() - t0}
+  history = curves.baseline_curve(dataset, int(config.train.batch_size),
+                                  steps, eval_every, int(config.train.seed))
+  return {"history": history, "iterations": steps,
+          "seconds": time.perf_counter() - t0}
 
 
 def compare(config: Config, fractions: list[float], steps: int,
@@ -139,12 +133,16 @@ def compare(config: Config, fractions: list[float], steps: int,
     c.data.labelled_fraction = float(fraction)
     dataset = pipeline.load_dataset(c, cache_dir=cache_dir, with_test=True)
     logging.info("data: %s", dataset.summary())
+    guided = train_guided(c, dataset, steps, eval_every, max_seconds)
+    # The baseline sees as many labelled examples as C did (the guided run
+    # may have stopped early at max_seconds).
     rows.append({
         "fraction": float(fraction),
         "num_labelled": int((dataset.train.labels >= 0).sum()),
         "num_test": len(dataset.test), "num_classes": dataset.num_classes,
-        "guided": train_guided(c, dataset, steps, eval_every, max_seconds),
-        "baseline": train_baseline(c, dataset, steps, eval_every)})
+        "guided": guided,
+        "baseline": train_baseline(c, dataset, guided["iterations"],
+                                   eval_every)})
   return rows
 
 
@@ -194,6 +192,15 @@ def main(argv: list[str], fl: dict[str, Any]) -> None:
     json.dump({"device": jax.devices()[0].device_kind,
                "config": config.to_dict(), "rows": rows}, fh, indent=1,
               default=str)
+  for r in rows:
+    series = {"classifier": [(h["step"], h["accuracy"])
+                             for h in r["guided"]["history"]],
+              "baseline": [(h["step"], h["accuracy"])
+                           for h in r["baseline"]["history"]]}
+    png = f"{os.path.splitext(output)[0]}_{r['fraction']:g}.png"
+    viz.write_png(png, curves.plot(series, 1.0 / r["num_classes"]))
+    logging.info("wrote %s (blue: %s, orange: the Simple Classifier)", png,
+                 config.model.family)
   name = str(config.model.family).upper()
   print(f"labelled  clips  {name} C (iterations)  Simple Classifier")
   for r in rows:

@@ -28,6 +28,7 @@ from audiogan_jax.gans import common as gan_common
 from audiogan_jax import viz
 from audiogan_jax.audio import io as audio_io
 from audiogan_jax.data import pipeline
+from audiogan_jax.eval import curves as curves_lib
 from audiogan_jax.eval import evaluate as evaluate_lib
 from audiogan_jax.eval import workdir as eval_workdir
 from audiogan_jax.train import checkpoint as ckpt_lib
@@ -194,6 +195,49 @@ def held_out_accuracy(predict, params, stats, split: pipeline.Split,
     pred = np.asarray(predict(params, stats, x))[:n]
     correct += int((pred == split.true_labels[idx]).sum())
   return correct / len(keep)
+
+
+EVAL_FILE = "eval.json"
+
+
+def _read_eval_log(workdir: str) -> list[dict[str, Any]]:
+  """The evaluations an earlier run of this workdir recorded."""
+  path = os.path.join(workdir, EVAL_FILE)
+  if not os.path.exists(path):
+    return []
+  try:
+    with open(path) as f:
+      return list(json.load(f).get("held_out_accuracy", []))
+  except (OSError, ValueError, AttributeError):
+    return []
+
+
+def write_curves(workdir: str, family, config: Config,
+                 dataset: pipeline.Dataset, eval_log: list[dict]) -> None:
+  """curves.json/png: the classifier's and the generator's evaluations, and
+  (guided models, ``eval.baseline_curve``) the labelled-only Simple
+  Classifier trained at the same batch size for as many iterations."""
+  tc = config.train
+  curves = {
+      "classifier": [{"step": r["step"], "accuracy": r["accuracy"]}
+                     for r in eval_log if "accuracy" in r],
+      "conditional": [{"step": r["step"],
+                       "accuracy": r["conditional_accuracy"]}
+                      for r in eval_log if "conditional_accuracy" in r]}
+  settings = eval_workdir.eval_settings(config)
+  if (family.ENCODER and curves["classifier"] and dataset.test is not None
+      and bool(settings.get("baseline_curve", True))):
+    steps = curves["classifier"][-1]["step"]
+    every = max(1, int(tc.get("eval_every", 0)) or steps)
+    logging.info("training the labelled-only Simple Classifier for %d "
+                 "steps of %d (the learning curves' baseline)", steps,
+                 int(tc.batch_size))
+    curves["baseline"] = curves_lib.baseline_curve(
+        dataset, int(tc.batch_size), steps, every, int(tc.seed),
+        tuple(settings.get("baseline_widths", ())))
+  path = curves_lib.write(workdir, curves, dataset.num_classes)
+  if path:
+    logging.info("wrote the learning curves %s", path)
 
 
 def write_samples(directory: str, specs: np.ndarray, waves: np.ndarray,
@@ -391,7 +435,14 @@ def train_and_evaluate(config: Config, workdir: str,
                jax.devices()[0].device_kind, jax.process_count())
 
   cache_dir = config.data.get("cache_dir", "") or os.path.join(workdir, "cache")
-  eval_every = int(tc.get("eval_every", 0)) if family.ENCODER else 0
+  eval_settings = eval_workdir.eval_settings(config)
+  # The conditional-accuracy curve needs the evaluation classifier: drawn
+  # when the run trains or names one anyway.
+  wants_curve = bool(int(eval_settings.get("curve_samples", 0)) and (
+      str(eval_settings.classifier_file) or int(eval_settings.score_every)
+      or bool(eval_settings.report_at_end)))
+  eval_every = int(tc.get("eval_every", 0)) if (
+      family.ENCODER or wants_curve) else 0
   fields = media.input_fields(family, config)
   if ("spectrogram" in fields
       and int(config.data.get("num_samples", 16384)) != 16384):
@@ -399,7 +450,8 @@ def train_and_evaluate(config: Config, workdir: str,
                      f"{config.model.family} models 256x128 spectrograms of "
                      "16384-sample clips; use 16384")
   dataset = pipeline.load_dataset(config, cache_dir=cache_dir,
-                                  with_test=eval_every > 0,
+                                  with_test=eval_every > 0 and bool(
+                                      family.ENCODER),
                                   spectrograms="spectrogram" in fields)
   logging.info("data: %s", dataset.summary())
   config = resolve_config(config, dataset, family)
@@ -445,24 +497,58 @@ def train_and_evaluate(config: Config, workdir: str,
     writer.image(step, "samples/spectrograms", viz.grid(specs))
     writer.audio(step, "samples/audio", waves[:4], sr)
 
-  eval_log: list[dict] = []
+  eval_log = [r for r in _read_eval_log(workdir) if r["step"] <= start]
   predict = make_predict(family, config) if eval_every else None
+  curve_samples = int(eval_settings.get("curve_samples", 0)) if (
+      wants_curve and family.num_classes(config)) else 0
+  probe: dict[str, Any] = {}
+
+  def conditional_accuracy() -> Optional[float]:
+    if not curve_samples or jax.process_index() != 0:
+      return None
+    if not probe:
+      classifier = evaluate_lib.load_eval_classifier(
+          eval_workdir.ensure_classifier(config, workdir))
+      mapping = evaluate_lib.class_map(dataset.class_names,
+                                       classifier.class_names,
+                                       family.num_classes(config))
+      probe.update(classifier=classifier, mapping=mapping,
+                   inputs=sample_inputs(family, config, curve_samples,
+                                        int(tc.seed) + 3))
+    if probe["mapping"] is None:
+      return None
+    z, y = probe["inputs"]
+    out = np.asarray(gen_fn(*gan_common.generator_variables(family, state),
+                            z, y))
+    x = evaluate_lib.classifier_inputs(family, config, out,
+                                       probe["classifier"].clip, False)
+    logits, _ = evaluate_lib.classify(probe["classifier"], x)
+    return float(np.mean(np.argmax(logits, -1)
+                         == probe["mapping"][np.asarray(y)]))
 
   def evaluate(step: int) -> None:
     enc = family.ENCODER
-    acc = held_out_accuracy(predict, {n: state.params[n] for n in enc},
-                            {n: state.stats[n] for n in enc}, dataset.test,
-                            int(tc.get("eval_batch_size", 64)))
-    eval_log.append({"step": step, "accuracy": acc})
-    writer.scalars(step, {"eval/accuracy": acc})
-    logging.info("step %d: held-out accuracy of the classifier %.4f", step,
-                 acc)
+    row = {"step": step}
+    if enc:
+      row["accuracy"] = held_out_accuracy(
+          predict, {n: state.params[n] for n in enc},
+          {n: state.stats[n] for n in enc}, dataset.test,
+          int(tc.get("eval_batch_size", 64)))
+    cond = conditional_accuracy()
+    if cond is not None:
+      row["conditional_accuracy"] = cond
+    eval_log.append(row)
+    writer.scalars(step, {f"eval/{k}": v for k, v in row.items()
+                          if k != "step"})
+    logging.info("step %d: held-out accuracy of the classifier %s, "
+                 "conditional accuracy of generated clips %s", step,
+                 f"{row['accuracy']:.4f}" if "accuracy" in row else "-",
+                 f"{cond:.4f}" if cond is not None else "-")
     if jax.process_index() == 0:
-      with open(os.path.join(workdir, "eval.json"), "w") as f:
+      with open(os.path.join(workdir, EVAL_FILE), "w") as f:
         json.dump({"held_out_accuracy": eval_log}, f, indent=2)
 
   # IS/FID every eval.score_every iterations; the best FID's generator kept.
-  eval_settings = eval_workdir.eval_settings(config)
   score_every = int(eval_settings.score_every)
   scorer: dict[str, Any] = {}
   best_path = os.path.join(workdir, eval_workdir.EVAL_DIR, "best.json")
@@ -654,6 +740,8 @@ def train_and_evaluate(config: Config, workdir: str,
                               {n: state.stats[n] for n in family.ENCODER},
                               dataset.class_names, final)
       logging.info("exported the encoder and classifier to %s", path)
+  if eval_log and jax.process_index() == 0:
+    write_curves(workdir, family, config, dataset, eval_log)
   if eval_settings.report_at_end and jax.process_index() == 0:
     if not tc.get("export_at_end", True):
       raise ValueError("--config.eval.report_at_end needs "
