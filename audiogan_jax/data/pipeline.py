@@ -475,9 +475,15 @@ def load_dataset(config: Config, cache_dir: Optional[str] = None,
 def make_iterator(dataset: Dataset, streams: Mapping[str, str], *,
                   global_batch: int, steps_per_iteration: int, seed: int,
                   start_iteration: int = 0,
+                  stop_iteration: Optional[int] = None,
                   fields: tuple[str, ...] = ("spectrogram", "label"),
                   prefetch: int = 2) -> Iterator[dict[str, np.ndarray]]:
   """tf.data iterator of process-local batches, one element per iteration.
+
+  Iterations ``start_iteration`` to ``stop_iteration`` (None: without end).
+  An iterator that has reached its end is freed at once; one dropped while
+  its parallel gathers are in flight waits for them (tens of seconds at
+  process exit), so a training run passes its last iteration.
 
   Each element holds, for every stream name s, ``s_spectrogram``
   [k, B_local, 256, 128, 1], ``s_label`` [k, B_local] and (when asked for)
@@ -524,7 +530,9 @@ def make_iterator(dataset: Dataset, streams: Mapping[str, str], *,
     outs = tf.numpy_function(gather, [it], dtypes, stateful=False)
     return {n: tf.ensure_shape(o, s) for n, o, s in zip(names, outs, shapes)}
 
-  ds = tf.data.Dataset.range(start_iteration, 2**62)
+  ds = tf.data.Dataset.range(start_iteration,
+                             2**62 if stop_iteration is None
+                             else max(int(stop_iteration), start_iteration))
   ds = ds.map(tf_gather, num_parallel_calls=tf.data.AUTOTUNE,
               deterministic=True)
   ds = ds.prefetch(prefetch)

@@ -618,7 +618,8 @@ def train_and_evaluate(config: Config, workdir: str,
         pipeline.make_iterator(dataset, streams,
                                global_batch=int(tc.batch_size),
                                steps_per_iteration=k, seed=data_seed,
-                               start_iteration=first, fields=fields),
+                               start_iteration=first,
+                               stop_iteration=num_steps, fields=fields),
         mesh, int(tc.get("prefetch_to_device", 2)))
     return it, jax.device_put(key, sharding.replicated(mesh))
 
