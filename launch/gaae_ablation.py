@@ -35,6 +35,7 @@ import numpy as np
 from audiogan_jax import config as config_lib
 from audiogan_jax import gans
 from audiogan_jax.data import pipeline
+from audiogan_jax.eval import represent
 from audiogan_jax.experiments import few_labels
 from audiogan_jax.gans import common as gan_common
 from audiogan_jax.train import sharding
@@ -47,20 +48,6 @@ def pool(x):
   """[N, 256, 128, 1] spectrograms -> [N, 512] 8x8 block means."""
   x = np.asarray(x, np.float32)[..., 0]
   return x.reshape(len(x), 32, 8, 16, 8).mean((2, 4)).reshape(len(x), -1)
-
-
-def fit_softmax(x, y, n, steps=300, lr=0.5):
-  """Softmax regression on standardised features; returns a predictor."""
-  mu, sd = x.mean(0), x.std(0) + 1e-6
-  xs = (x - mu) / sd
-  w, b, onehot = np.zeros((x.shape[1], n)), np.zeros(n), np.eye(n)[y]
-  for _ in range(steps):
-    logits = xs @ w + b
-    p = np.exp(logits - logits.max(1, keepdims=True))
-    p /= p.sum(1, keepdims=True)
-    w -= lr * (xs.T @ (p - onehot) / len(xs) + 1e-3 * w)
-    b -= lr * (p - onehot).mean(0)
-  return lambda f: np.argmax(((f - mu) / sd) @ w + b, 1)
 
 
 def main(name, steps, every, overrides):
@@ -78,7 +65,8 @@ def main(name, steps, every, overrides):
   c = trainer.resolve_config(c, ds)
   fam = gans.get_family("gaae")
   n = ds.num_classes
-  probe = fit_softmax(pool(ds.train.spectrograms), ds.train.true_labels, n)
+  probe = represent.softmax_regression(pool(ds.train.spectrograms),
+                                       ds.train.true_labels, n, 300, 0.5)
   print(name, "probe on real test clips:",
         np.mean(probe(pool(ds.test.spectrograms)) == ds.test.true_labels))
   mesh = sharding.make_mesh(1)

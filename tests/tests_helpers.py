@@ -13,6 +13,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # pylint: disable=g-import-not-at-top
 
 from audiogan_jax import config as config_lib  # pylint: disable=g-import-not-at-top
+from audiogan_jax.eval import represent  # pylint: disable=g-import-not-at-top
 
 
 def tiny_config(conditional: bool = True):
@@ -122,14 +123,4 @@ def tiny_gansynth_config(pitches: str = "48,55,62,69"):
 
 def fit_softmax(x, y, num_classes, steps, lr=0.1):
   """Softmax regression on standardised features; returns a predictor."""
-  mu, sd = x.mean(0), x.std(0) + 1e-6
-  xs = (x - mu) / sd
-  w, b = np.zeros((x.shape[1], num_classes)), np.zeros(num_classes)
-  onehot = np.eye(num_classes)[y]
-  for _ in range(steps):
-    logits = xs @ w + b
-    p = np.exp(logits - logits.max(1, keepdims=True))
-    p /= p.sum(1, keepdims=True)
-    w -= lr * (xs.T @ (p - onehot) / len(xs) + 1e-3 * w)
-    b -= lr * (p - onehot).mean(0)
-  return lambda f: np.argmax(((f - mu) / sd) @ w + b, axis=1)
+  return represent.softmax_regression(x, y, num_classes, steps, lr)

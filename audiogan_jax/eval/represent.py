@@ -90,6 +90,23 @@ def linear_probe(train_x: np.ndarray, train_y: np.ndarray,
           "chance": float(counts.max() / counts.sum())}
 
 
+def softmax_regression(x: np.ndarray, y: np.ndarray, num_classes: int,
+                       steps: int, lr: float = 0.1):
+  """Softmax regression on standardised features by gradient descent (a
+  light L2 penalty); returns ``predict(features) -> class indices``."""
+  mu, sd = x.mean(0), x.std(0) + 1e-6
+  xs = (x - mu) / sd
+  w, b = np.zeros((x.shape[1], num_classes)), np.zeros(num_classes)
+  onehot = np.eye(num_classes)[y]
+  for _ in range(steps):
+    logits = xs @ w + b
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    w -= lr * (xs.T @ (p - onehot) / len(xs) + 1e-3 * w)
+    b -= lr * (p - onehot).mean(0)
+  return lambda f: np.argmax(((f - mu) / sd) @ w + b, axis=1)
+
+
 def tsne(x: np.ndarray, seed: int = 0, perplexity: float = 30.0) -> np.ndarray:
   """2-D t-SNE map [N, 2] of features [N, D]."""
   from sklearn.manifold import TSNE  # pylint: disable=g-import-not-at-top
