@@ -498,17 +498,26 @@ def train_and_evaluate(config: Config, workdir: str,
     writer.audio(step, "samples/audio", waves[:4], sr)
 
   eval_log = [r for r in _read_eval_log(workdir) if r["step"] <= start]
-  predict = make_predict(family, config) if eval_every else None
+  predict = (make_predict(family, config) if eval_every and family.ENCODER
+             else None)
   curve_samples = int(eval_settings.get("curve_samples", 0)) if (
       wants_curve and family.num_classes(config)) else 0
   probe: dict[str, Any] = {}
+  loaded: dict[str, Any] = {}
+
+  def eval_classifier():
+    """The evaluation classifier, trained or read once for the curves and
+    the scores."""
+    if not loaded:
+      loaded["classifier"] = evaluate_lib.load_eval_classifier(
+          eval_workdir.ensure_classifier(config, workdir))
+    return loaded["classifier"]
 
   def conditional_accuracy() -> Optional[float]:
     if not curve_samples or jax.process_index() != 0:
       return None
     if not probe:
-      classifier = evaluate_lib.load_eval_classifier(
-          eval_workdir.ensure_classifier(config, workdir))
+      classifier = eval_classifier()
       mapping = evaluate_lib.class_map(dataset.class_names,
                                        classifier.class_names,
                                        family.num_classes(config))
@@ -557,8 +566,7 @@ def train_and_evaluate(config: Config, workdir: str,
     if jax.process_index() != 0:
       return
     if not scorer:
-      path = eval_workdir.ensure_classifier(config, workdir)
-      scorer["classifier"] = evaluate_lib.load_eval_classifier(path)
+      scorer["classifier"] = eval_classifier()
       scorer["real"] = evaluate_lib.real_statistics(
           scorer["classifier"], config.data, cache_dir)
       scorer["best"] = float("inf")
