@@ -103,6 +103,10 @@ def wavegan_config(family: str = "wavegan", conditioning: str = "none",
   c.model = ml_collections.ConfigDict(dict(
       family=family, conditioning=conditioning, d=64, c=1, z_dim=100,
       phase_shuffle=2,
+      # WaveGAN's 1-D convs: "polyphase" (stride in the channels), "xla"
+      # (XLA's strided/dilated convs) or "auto" (polyphase on CPU only);
+      # the same parameters and numbers (models/wavegan.py).
+      conv1d="auto",
       num_classes=-1,     # -1: taken from the dataset (conditional models)
       # SpecGAN: per-frequency mean and std of the training set's log
       # magnitude, filled in by audiogan-train and exported with G.

@@ -111,6 +111,49 @@ def test_phase_shuffle_shifts_each_example_within_n_with_reflection():
   assert sorted(set(found)) == list(range(-n, n + 1))
 
 
+@pytest.mark.parametrize("transpose", [False, True])
+@pytest.mark.parametrize("length,c_in,c_out", [(16, 8, 4), (64, 1, 3),
+                                               (1024, 2, 1)])
+def test_polyphase_conv_matches_flax_conv(transpose, length, c_in, c_out):
+  """Same parameters (names, shapes, init) and the same outputs and input
+  gradients as nn.Conv / nn.ConvTranspose (kernel 25, stride 4, SAME)."""
+  import flax.linen as nn  # pylint: disable=g-import-not-at-top
+  x = jax.random.normal(jax.random.key(0), (2, length, c_in))
+  ref = (nn.ConvTranspose if transpose else nn.Conv)(
+      c_out, (25,), strides=(4,), padding="SAME")
+  params = ref.init(jax.random.key(1), x)
+  for impl in ("polyphase", "xla"):
+    layer = nets.Conv1D(c_out, transpose=transpose, impl=impl)
+    own = layer.init(jax.random.key(1), x)
+    jax.tree.map(np.testing.assert_array_equal, own, params)
+    np.testing.assert_allclose(np.asarray(layer.apply(params, x)),
+                               np.asarray(ref.apply(params, x)),
+                               atol=1e-5, rtol=1e-5)
+    def loss(x, m):
+      return jnp.sum(jnp.sin(m.apply(params, x)))
+    np.testing.assert_allclose(np.asarray(jax.grad(loss)(x, layer)),
+                               np.asarray(jax.grad(loss)(x, ref)),
+                               atol=1e-5, rtol=1e-5)
+
+
+def test_conv1d_impls_give_the_same_wavegan_and_gradient_penalty():
+  """The whole critic and its gradient penalty (a double backward) agree."""
+  key = jax.random.key(0)
+  x = jax.random.normal(key, (2, 16384, 1))
+  d = {impl: nets.Discriminator(d=2, conv1d=impl)
+       for impl in ("polyphase", "xla")}
+  params = d["xla"].init(key, x)
+  def gp(x, m):
+    grad = jax.grad(lambda x: jnp.sum(m.apply(params, x)))(x)
+    return jnp.sum((jnp.sqrt(jnp.sum(grad ** 2, axis=(1, 2))) - 1) ** 2)
+  for f in (lambda x, m: m.apply(params, x), jax.grad(gp)):
+    np.testing.assert_allclose(np.asarray(f(x, d["polyphase"])),
+                               np.asarray(f(x, d["xla"])),
+                               atol=1e-4, rtol=1e-4)
+  with pytest.raises(ValueError, match="model.conv1d"):
+    nets.conv1d_impl("fast")
+
+
 def test_phase_shuffle_zero_is_identity():
   x = jax.random.normal(jax.random.key(0), (4, 40, 3))
   np.testing.assert_array_equal(

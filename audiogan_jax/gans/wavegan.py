@@ -102,13 +102,15 @@ def networks(config: Config) -> dict[str, Any]:
   dt = common.compute_dtype(config)
   m, n, k = config.model, num_classes(config), kind(config)
   t = num_samples(config)
+  conv = str(m.get("conv1d", "auto"))
+  nets.conv1d_impl(conv)   # the one-line error for a bad value
   return {
       "g": nets.Generator(d=int(m.d), c=int(m.c), kind=k, num_samples=t,
-                          num_classes=n, dtype=dt),
+                          num_classes=n, conv1d=conv, dtype=dt),
       "d": nets.Discriminator(d=int(m.d), kind=k, num_samples=t,
                               num_classes=n, conditioning=conditioning(config),
                               phase_shuffle=int(m.phase_shuffle)
-                              if k == "wave" else 0, dtype=dt)}
+                              if k == "wave" else 0, conv1d=conv, dtype=dt)}
 
 
 def optimizers(config: Config) -> dict[str, optax.GradientTransformation]:

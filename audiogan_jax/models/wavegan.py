@@ -23,12 +23,29 @@ Conditioning (``num_classes > 0``):
   real/fake logit and n class logits (auxiliary classifier GAN).
 
 No batch norm anywhere (WaveGAN and SpecGAN train without it).
+
+The 1-D layers (kernel 25, stride 4) can be computed two ways with the same
+parameters and the same numbers (``conv1d``):
+
+* ``"xla"``: ``nn.Conv`` / ``nn.ConvTranspose``. XLA writes the transposed
+  convolution, and every strided convolution's input gradient, as a
+  convolution over the input dilated by 4: three of four multiplications are
+  by zero.
+* ``"polyphase"``: the stride moved into the channels. A transposed conv is
+  one stride-1 conv of kernel 7 to 4 x C_out channels (one per output phase)
+  followed by depth-to-space; a strided conv is space-to-depth (4 x C_in
+  channels) followed by one stride-1 conv of kernel 7. Forward, backward
+  and the gradient penalty's double backward are then dense stride-1 convs.
+* ``"auto"`` (default): polyphase on CPU, XLA's own elsewhere (cuDNN has
+  kernels for strided and transposed convs).
 """
 
 from __future__ import annotations
 
 import math
 from typing import Any, Optional
+
+import numpy as np
 
 import flax.linen as nn
 import jax
@@ -72,6 +89,114 @@ def phase_shuffle(x: jax.Array, key: jax.Array, n: int) -> jax.Array:
   return jax.vmap(one)(padded, shifts)
 
 
+CONV1D_IMPLS = ("auto", "polyphase", "xla")
+
+
+def conv1d_impl(name: str) -> str:
+  """``"polyphase"`` or ``"xla"`` for a ``model.conv1d`` value."""
+  if name not in CONV1D_IMPLS:
+    raise ValueError(f"--config.model.conv1d={name!r}: use one of "
+                     f"{', '.join(CONV1D_IMPLS)}")
+  if name == "auto":
+    return "polyphase" if jax.default_backend() == "cpu" else "xla"
+  return name
+
+
+def _same_pad_lo(k: int, s: int, n: int) -> int:
+  """Low-side padding of a SAME strided conv (``lax.padtype_to_pads``)."""
+  out = -(-n // s)
+  return max((out - 1) * s + k - n, 0) // 2
+
+
+def _transpose_taps(k: int, s: int) -> tuple[np.ndarray, int, int]:
+  """Tap table of a SAME transposed conv as ``s`` stride-1 phases.
+
+  ``lax.conv_transpose(.., 'SAME')`` pads the 4x-dilated input by
+  ``ceil((k + s - 2) / 2)`` below (when s <= k - 1), so output 4m + r reads
+  input m + d through tap ``j = s d + pad - r``. Returns the index table
+  [taps, s] into the kernel (-1: no tap), and the low/high input padding.
+  """
+  pad = k - 1 if s > k - 1 else -(-(k + s - 2) // 2)
+  d_lo = -(pad // s)
+  d_hi = (k - 1 - pad + s - 1) // s
+  table = np.full((d_hi - d_lo + 1, s), -1, np.int32)
+  for t, d in enumerate(range(d_lo, d_hi + 1)):
+    for r in range(s):
+      j = s * d + pad - r
+      if 0 <= j < k:
+        table[t, r] = j
+  return table, -d_lo, d_hi
+
+
+def _strided_taps(k: int, s: int, n: int) -> tuple[np.ndarray, int, int]:
+  """Tap table of a SAME stride-``s`` conv over space-to-depth input.
+
+  Output m reads input s m + j - pad = s (m + e) + q: tap j sits at block
+  offset e and phase q. Returns the index table [taps, s] into the kernel
+  (-1: none) and the low/high padding in blocks.
+  """
+  pad = _same_pad_lo(k, s, n)
+  e_lo = -pad // s
+  e_hi = (k - 1 - pad) // s
+  table = np.full((e_hi - e_lo + 1, s), -1, np.int32)
+  for j in range(k):
+    e, q = divmod(j - pad, s)
+    table[e - e_lo, q] = j
+  return table, -e_lo, e_hi
+
+
+def _gather_taps(kernel: jax.Array, table: np.ndarray) -> jax.Array:
+  """kernel [k, I, O] -> [taps, s, I, O], zeros where the table has -1."""
+  taps = jnp.take(kernel, np.maximum(table, 0), axis=0)
+  return jnp.where(table[..., None, None] >= 0, taps, 0)
+
+
+class Conv1D(nn.Module):
+  """``nn.Conv(features, (k,), strides=(s,), padding='SAME')`` or its
+  transpose (``transpose=True``, as ``nn.ConvTranspose``): the same
+  parameters, computed as ``impl`` says (module docstring)."""
+
+  features: int
+  kernel_size: int = KERNEL_1D
+  stride: int = STRIDE_1D
+  transpose: bool = False
+  impl: str = "polyphase"
+  dtype: Dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    k, s = self.kernel_size, self.stride
+    kernel = self.param("kernel", nn.initializers.lecun_normal(),
+                        (k, x.shape[-1], self.features))
+    bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+    x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias,
+                                              dtype=self.dtype)
+    b, n, c = x.shape
+    dn = ("NWC", "WIO", "NWC")
+    if self.impl == "xla" and self.transpose:
+      y = jax.lax.conv_transpose(x, kernel, (s,), "SAME",
+                                 dimension_numbers=dn)
+    elif self.impl == "xla":
+      y = jax.lax.conv_general_dilated(x, kernel, (s,), "SAME",
+                                       dimension_numbers=dn)
+    elif self.transpose:
+      table, lo, hi = _transpose_taps(k, s)
+      w = _gather_taps(kernel, table)                 # [taps, s, I, O]
+      w = jnp.moveaxis(w, 1, 2).reshape(w.shape[0], c, s * self.features)
+      y = jax.lax.conv_general_dilated(x, w, (1,), [(lo, hi)],
+                                       dimension_numbers=dn)
+      y = y.reshape(b, n * s, self.features)          # phase r -> s m + r
+    else:
+      if n % s:
+        raise ValueError(f"polyphase conv: length {n} is not a multiple of "
+                         f"the stride {s}")
+      table, lo, hi = _strided_taps(k, s, n)
+      w = _gather_taps(kernel, table).reshape(-1, s * c, self.features)
+      y = jax.lax.conv_general_dilated(x.reshape(b, n // s, s * c), w, (1,),
+                                       [(lo, hi)], dimension_numbers=dn)
+    return y + bias
+
+
 def label_planes(y: jax.Array, num_classes: int, shape: tuple[int, ...],
                  dtype: Dtype) -> jax.Array:
   """One-hot labels broadcast to full planes: [B, *shape, num_classes]."""
@@ -89,6 +214,7 @@ class Generator(nn.Module):
   kind: str = "wave"
   num_samples: int = 16384
   num_classes: int = 0   # > 0: the label planes join the dense output
+  conv1d: str = "auto"   # how the 1-D convs are computed (module doc)
   dtype: Dtype = jnp.float32
 
   @nn.compact
@@ -111,8 +237,12 @@ class Generator(nn.Module):
     for i in range(layers):
       last = i == layers - 1
       out = self.c if last else mult // 2 ** (i + 1) * self.d
-      h = nn.ConvTranspose(out, kernel, strides=stride, padding="SAME",
-                           dtype=self.dtype, name=f"up{i}")(h)
+      if spec:
+        h = nn.ConvTranspose(out, kernel, strides=stride, padding="SAME",
+                             dtype=self.dtype, name=f"up{i}")(h)
+      else:
+        h = Conv1D(out, transpose=True, impl=conv1d_impl(self.conv1d),
+                   dtype=self.dtype, name=f"up{i}")(h)
       h = jnp.tanh(h) if last else nn.relu(h)
     return h.astype(jnp.float32)
 
@@ -132,6 +262,7 @@ class Discriminator(nn.Module):
   num_classes: int = 0
   conditioning: str = "none"   # none | concat | acgan
   phase_shuffle: int = 2
+  conv1d: str = "auto"
   dtype: Dtype = jnp.float32
 
   @nn.compact
@@ -149,8 +280,12 @@ class Discriminator(nn.Module):
     kernel = (KERNEL_2D, KERNEL_2D) if spec else (KERNEL_1D,)
     stride = (STRIDE_2D, STRIDE_2D) if spec else (STRIDE_1D,)
     for i in range(layers):
-      h = nn.Conv(2 ** i * self.d, kernel, strides=stride, padding="SAME",
-                  dtype=self.dtype, name=f"down{i}")(h)
+      if spec:
+        h = nn.Conv(2 ** i * self.d, kernel, strides=stride, padding="SAME",
+                    dtype=self.dtype, name=f"down{i}")(h)
+      else:
+        h = Conv1D(2 ** i * self.d, impl=conv1d_impl(self.conv1d),
+                   dtype=self.dtype, name=f"down{i}")(h)
       h = nn.leaky_relu(h, 0.2)
       if (not spec and i < layers - 1 and shuffle_key is not None
           and self.phase_shuffle):
