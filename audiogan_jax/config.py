@@ -49,6 +49,9 @@ def biggan_config(conditional: bool) -> ml_collections.ConfigDict:
       attention=True,    # the non-local blocks at 128x64 in G and D
       # cBN class gains/biases: "orthogonal" (BigGAN) or "zeros".
       cbn_init="orthogonal",
+      # Beyond the papers: the fewest channels of a generator block (0: the
+      # papers' ch x (16, 16, 16, 16, 16, 1)); for small demo widths.
+      g_min_channels=0,
       num_classes=-1))   # -1: taken from the dataset
   c.data = sources.default_data_config()
   c.train = train_config()

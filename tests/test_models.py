@@ -114,6 +114,24 @@ def test_conditional_generator_depends_on_its_label_at_init(family):
     layers.cbn_initializer("normal")
 
 
+def test_g_min_channels_widens_only_the_narrow_blocks():
+  """model.g_min_channels floors every block's width (demo widths); 0 keeps
+  the papers' ch x (16, 16, 16, 16, 16, 1)."""
+  from audiogan_jax import gans  # pylint: disable=g-import-not-at-top
+  c = config_lib.gaae_config()
+  c.model.update(ch=1, attention=False, num_classes=10, g_min_channels=8)
+  fam = gans.get_family("gaae")
+  params = jax.eval_shape(lambda k: fam.init_state(c, k),
+                          jax.random.key(0)).params["dec"]
+  widths = [params[f"block{i}"]["conv2"]["conv"]["kernel"].shape[-1]
+            for i in range(6)]
+  assert widths == [16, 16, 16, 16, 16, 8], widths
+  assert params["conv_out"]["conv"]["kernel"].shape[-2] == 8
+  c.model.g_min_channels = -1
+  with pytest.raises(ValueError, match="model.g_min_channels"):
+    fam.networks(c)
+
+
 def test_spectral_norm_converges_to_largest_singular_value():
   layer = layers.SNDense(5)
   x = jnp.ones((1, 7))

@@ -41,7 +41,9 @@ def networks(config: Config) -> dict[str, Any]:
   n, ch, dt = num_classes(config), int(config.model.ch), compute_dtype(config)
   att = bool(config.model.get("attention", True))
   return {"g": nets.Generator(ch=ch, num_classes=n, attention=att,
-                             cbn_init=common.cbn_init(config), dtype=dt),
+                             cbn_init=common.cbn_init(config),
+                            min_channels=common.g_min_channels(config),
+                            dtype=dt),
           "d": nets.Discriminator(ch=common.d_width(config), num_classes=n,
                                   attention=att, dtype=dt)}
 

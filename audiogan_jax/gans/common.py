@@ -58,6 +58,21 @@ def d_width(config: Config) -> int:
   return d if d > 0 else int(config.model.ch)
 
 
+def g_min_channels(config: Config) -> int:
+  """The fewest channels of any generator block (``model.g_min_channels``).
+
+  0 (the papers): block i has ``widths[i] * ch`` channels, so the last block,
+  at 256x128 with multiplier 1, has ``ch``. At a small demo width (ch = 1)
+  that leaves one ReLU channel for the output convolution to draw the whole
+  spectrogram from: a constant wherever it is zero and little contrast.
+  """
+  n = int(config.model.get("g_min_channels", 0))
+  if n < 0:
+    raise ValueError(f"--config.model.g_min_channels={n} must be >= 0 "
+                     "(0: the papers' widths)")
+  return n
+
+
 def cbn_init(config: Config) -> str:
   """How the cBN class embeddings start (``model.cbn_init``, layers.py).
 

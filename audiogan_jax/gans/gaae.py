@@ -118,7 +118,9 @@ def networks(config: Config) -> dict[str, Any]:
                             dtype=dt),
       "cls": guided.MLP((128, n), dtype=dt),
       "dec": nets.Generator(ch=ch, num_classes=n, attention=att,
-                            cbn_init=common.cbn_init(config), dtype=dt),
+                            cbn_init=common.cbn_init(config),
+                            min_channels=common.g_min_channels(config),
+                            dtype=dt),
       "lat": guided.MLP((128, 128, 1), spectral_norm=True, dtype=dt),
       "s": nets.Discriminator(ch=dch, num_classes=n, attention=att, dtype=dt),
   }

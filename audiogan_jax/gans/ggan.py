@@ -79,7 +79,9 @@ def networks(config: Config) -> dict[str, Any]:
   return {
       "e": guided.ConditionalEncoder(num_classes=n, z_dim=zd, dtype=dt),
       "ce": guided.MLP((128, 128, n), dtype=dt),
-      "g": nets.Generator(ch=ch, num_classes=0, attention=att, dtype=dt),
+      "g": nets.Generator(ch=ch, num_classes=0, attention=att,
+                          min_channels=common.g_min_channels(config),
+                          dtype=dt),
       "d": nets.DiscriminatorTrunk(ch=dch, attention=att, dtype=dt),
       "dh": guided.MLP((128, 128, 1), spectral_norm=True, dtype=dt),
       "d2": nets.Discriminator(ch=dch, num_classes=0, attention=att, dtype=dt),

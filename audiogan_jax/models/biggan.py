@@ -42,6 +42,7 @@ class Generator(nn.Module):
   attention: bool = True
   attention_index: int = 4   # non-local after the 5th block (128x64)
   cbn_init: str = "orthogonal"   # the cBN class embeddings (layers.py)
+  min_channels: int = 0          # floor on every block's width (0: none)
   dtype: Optional[Dtype] = None
 
   @nn.compact
@@ -49,13 +50,14 @@ class Generator(nn.Module):
                train: bool = True) -> jax.Array:
     if self.num_classes > 0 and y is None:
       raise ValueError("this generator is class-conditional: pass labels y")
-    c0 = self.widths[0] * self.ch
+    c0 = max(self.widths[0] * self.ch, self.min_channels)
     h = layers.SNDense(BASE_SHAPE[0] * BASE_SHAPE[1] * c0, dtype=self.dtype,
                        name="dense")(z.astype(self.dtype or z.dtype), train)
     h = h.reshape(z.shape[0], BASE_SHAPE[0], BASE_SHAPE[1], c0)
     cond = y if self.num_classes > 0 else None
     for i, mult in enumerate(self.widths):
-      h = layers.GBlock(mult * self.ch, self.num_classes, self.cbn_init,
+      h = layers.GBlock(max(mult * self.ch, self.min_channels),
+                        self.num_classes, self.cbn_init,
                         dtype=self.dtype, name=f"block{i}")(h, cond, train)
       if self.attention and i == self.attention_index:
         h = layers.NonLocal(dtype=self.dtype, name="attention")(h, train)
