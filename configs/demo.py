@@ -10,6 +10,12 @@ CPU cores (about 1 s an iteration there), with the non-local blocks off (at
 128x64 their 8192x2048 attention maps take over 80 % of a CPU step; turn
 them on with --config.model.attention=True on an accelerator).
 
+At ch = 1 the decoder's last block (multiplier 1) would have a single
+channel at 256x128 for the output convolution to draw the spectrogram
+from; model.g_min_channels = 8 gives it eight, as at ch = 8 (measured: the
+generated clips' conditional accuracy through PGHI 13 % -> 25 %, IS 1.43 ->
+2.04, for about 10 % more time per iteration).
+
 The paper's settings are made for 60,000 iterations at ch = 16; in 300 they
 leave C and the decoder at chance. The demo changes five more values, each behind
 a config key, for reasons that hold on spoken digits as on the embedded
@@ -41,7 +47,7 @@ from audiogan_jax import config as config_lib
 def get_config() -> ml_collections.ConfigDict:
   """Small GAAE on the synthetic dataset, settings for a short run."""
   c = config_lib.gaae_config()
-  c.model.update(dict(ch=1, d_ch=2, attention=False,
+  c.model.update(dict(ch=1, d_ch=2, attention=False, g_min_channels=8,
                       predicted_label="argmax", style_norm="batch"))
   c.loss.update(dict(w3=16.0, lambda_rec=5.0, cg_decoder=8.0))
   c.optim.update(dict(g_lr=1e-3, d_lr=1e-3))

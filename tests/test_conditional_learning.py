@@ -8,18 +8,21 @@ regression on the 64-frame loudness envelope, where the two classes differ:
 writes to its sample sheets (200 clips, labels alternating 0, 1; the EMA
 generator). A generator that ignores its label is right for each clip with
 probability one half whatever it makes, so it scores above 0.7 on a sheet
-of 200 clips with probability 3e-9 and above 0.6 with probability 2e-3; the
-test asks for that at the best of three sheets (steps 300, 400, 500).
+of 200 clips with probability 3e-9; the test asks for that at the best of
+eight sheets (steps 300, 400, ..., 1000), 2.4e-8 for a label-blind one.
 
-Measured on the old embedded syllables (2 CPU cores, 2026-12-01):
-concatenation 52 %, 62 %, 97.5 % and ACGAN 54 %, 60 %, 83 % at steps 300,
-400, 500; on the digit-like words (2026-12-07) ACGAN 57 %, 62.5 %, 57 %.
+Measured on the digit-like words (2 CPU cores, 2026-12-07), sheets 300 ..
+1000, train.seed 0 and 1: concatenation best 0.895 and 0.98, ACGAN 0.815
+and 0.985. The sheets swing from one hundred steps to the next (concat
+seed 0: 0.895 at 300, 0.51 at 800), which is why the best of several counts.
+At Adam 1e-3 the concat generator of seed 0 died (every ReLU off, silent
+clips from step 600), hence 3e-4.
 
 The runs use the paper's code at d = 4 with the CPU-sized settings below
-(batch 16, one critic update per G update, Adam 1e-3, EMA 0.98). Each runs
+(batch 16, one critic update per G update, Adam 3e-4, EMA 0.98). Each runs
 in a subprocess with XLA's default optimisation: the suite's
-``--xla_backend_optimization_level=0`` (conftest.py) makes these 500-step
-runs about three times slower.
+``--xla_backend_optimization_level=0`` (conftest.py) makes these runs about
+three times slower.
 """
 
 import glob
@@ -37,12 +40,8 @@ from tests_helpers import fit_softmax
 from tests_helpers import tiny_wavegan_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-STEPS, SHEETS, NUM = 500, (300, 400, 500), 200
-# concatenation: a label-blind generator passes with probability 3e-9 per
-# sheet; ACGAN: 0.6, which it passes with probability 2e-3 per sheet (the
-# ACGAN run learns the new embedded words' envelopes more slowly than the
-# old syllables': 57 %, 62.5 %, 57 % at steps 300-500, measured 2026-12-07).
-THRESHOLD = {"concat": 0.7, "acgan": 0.6}
+STEPS, SHEETS, NUM = 1000, tuple(range(300, 1001, 100)), 200
+THRESHOLD = 0.7
 DATA = {"num_classes": 2, "num_train": 600, "num_valid": 8, "num_test": 150}
 
 
@@ -72,7 +71,7 @@ def _train(conditioning, workdir):
       "train.num_steps": STEPS, "train.log_every": 50,
       "train.checkpoint_every": STEPS, "train.sample_every": 100,
       "train.num_samples": NUM, "train.ema_decay": 0.98,
-      "train.ema_start": 0, "optim.g_lr": 1e-3, "optim.d_lr": 1e-3,
+      "train.ema_start": 0, "optim.g_lr": 3e-4, "optim.d_lr": 3e-4,
       **{f"data.synthetic.{k}": v for k, v in DATA.items()}}
   flags = [f"--config.{k}={v}" for k, v in overrides.items()]
   xla = re.sub(r"--xla_backend_optimization_level=\S+", "",
@@ -102,6 +101,6 @@ def test_generated_clips_carry_their_label(conditioning, real_classifier,
                             os.path.join(tmp_path, "samples", f"step_{s:07d}"))
          for s in SHEETS}
   print(f"{conditioning}: generated clips labelled right {acc}")
-  assert max(acc.values()) > THRESHOLD[conditioning], (
+  assert max(acc.values()) > THRESHOLD, (
       f"{conditioning}: generated clips carry their label at most "
       f"{max(acc.values()):.0%} of the time at steps {SHEETS}: {acc}")
