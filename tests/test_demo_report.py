@@ -8,9 +8,10 @@ in-training scorer and the best-FID generator are exercised too. Then:
   accuracy on 200 clips rises above 0.3 and the evaluation classifier labels
   more than 0.2 of 200 generated clips with the class they were made for
   (chance 0.1 for both: a class-blind decoder or a C that does not learn
-  reaches these with probability below 1e-4); measured when written
-  (2026-12-07): C 0.36 and 0.565, generated clips 0.175 and 0.285 at
-  iterations 150 and 200 (the demo's run is deterministic);
+  reaches these with probability below 1e-4); measured (2026-12-07, with
+  the decoder's last block at 8 channels): C 0.335 and 0.535, generated
+  clips 0.285 and 0.295 at iterations 150 and 200 (the demo's run is
+  deterministic);
 * the evaluation classifier stopped by its rule, confident on real clips;
 * the report it leaves is opened in headless Chromium: no console error,
   every image and sound loads.
