@@ -113,9 +113,9 @@ def _same_pad_lo(k: int, s: int, n: int) -> int:
 def _transpose_taps(k: int, s: int) -> tuple[np.ndarray, int, int]:
   """Tap table of a SAME transposed conv as ``s`` stride-1 phases.
 
-  ``lax.conv_transpose(.., 'SAME')`` pads the 4x-dilated input by
-  ``ceil((k + s - 2) / 2)`` below (when s <= k - 1), so output 4m + r reads
-  input m + d through tap ``j = s d + pad - r``. Returns the index table
+  ``lax.conv_transpose(.., 'SAME')`` pads the s-times-dilated input by
+  ``pad = ceil((k + s - 2) / 2)`` below (when s <= k - 1), so output s m + r
+  reads input m + d through tap ``j = s d + pad - r``. Returns the index table
   [taps, s] into the kernel (-1: no tap), and the low/high input padding.
   """
   pad = k - 1 if s > k - 1 else -(-(k + s - 2) // 2)
