@@ -7,17 +7,8 @@ set -euo pipefail
 out=${1:?usage: launch/bench_all.sh OUT.jsonl [paper|small|both] [flags...]}
 sizes=${2:-both}
 shift $(( $# >= 2 ? 2 : 1 ))
-# The small size: the same code at CPU-sized widths and batches.
-small_spec="--config.model.ch=1 --config.model.attention=False --config.train.batch_size=8"
-small_wave="--config.model.d=8 --config.train.batch_size=16"
-small_gansynth="--config.model.channels=(16,16,16,16,8,4,2) --config.data.synthetic.num_train=64"
-declare -A small=(
-  [biggan_unsup]="$small_spec" [biggan_sup]="$small_spec"
-  [gaae]="$small_spec --config.model.d_ch=2" [gaae_guidance]="$small_spec --config.model.d_ch=2"
-  [ggan]="$small_spec --config.model.d_ch=2"
-  [wavegan]="$small_wave" [wavegan_long]="$small_wave" [specgan]="$small_wave"
-  [cwavegan_concat]="$small_wave" [cwavegan_acgan]="$small_wave"
-  [gansynth]="$small_gansynth")
+# shellcheck source=launch/small_sizes.sh
+source "$(dirname "$0")/small_sizes.sh"
 models=${MODELS:-"biggan_unsup biggan_sup gaae gaae_guidance ggan wavegan wavegan_long specgan cwavegan_concat cwavegan_acgan gansynth"}
 dtypes=${DTYPES:-"float32 bfloat16"}
 for name in $models; do

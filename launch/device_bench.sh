@@ -22,13 +22,8 @@ rows="$out/bench.jsonl"
 : >"$out/failed.txt"
 budget=${BUDGET_S:-420}
 start=$SECONDS
-small_spec="--config.model.ch=1 --config.model.attention=False --config.train.batch_size=8"
-small_wave="--config.model.d=8 --config.train.batch_size=16"
-declare -A small=(
-  [gaae]="$small_spec --config.model.d_ch=2" [ggan]="$small_spec --config.model.d_ch=2"
-  [biggan_sup]="$small_spec" [wavegan]="$small_wave" [specgan]="$small_wave"
-  [cwavegan_concat]="$small_wave"
-  [gansynth]="--config.model.channels=(16,16,16,16,8,4,2) --config.data.synthetic.num_train=64")
+# shellcheck source=launch/small_sizes.sh
+source "$(dirname "$0")/small_sizes.sh"
 models=${MODELS:-"gaae ggan biggan_sup wavegan specgan cwavegan_concat gansynth"}
 dtypes=${DTYPES:-"bfloat16 float32"}
 size=${SIZE:-paper}
