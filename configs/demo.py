@@ -19,7 +19,7 @@ generated clips' conditional accuracy through PGHI 13 % -> 25 %, IS 1.43 ->
 The paper's settings are made for 60,000 iterations at ch = 16; in 300 they
 leave C and the decoder at chance. The demo changes five more values, each behind
 a config key, for reasons that hold on spoken digits as on the embedded
-words (README, "GAAE in a short run"):
+words (docs/MODELS.md, "GAAE in a short run"):
 
 * optim.g_lr = optim.d_lr = 1e-3 (paper 5e-5 / 2e-4): few iterations;
 * loss.w3 = 16 (paper 0.25): the few labelled clips are the only class

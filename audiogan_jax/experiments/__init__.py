@@ -1,1 +1,1 @@
-"""Experiments that produce the tables in README.md."""
+"""Experiments that produce the tables in docs/GAAE_LEARNING.md."""
