@@ -17,9 +17,9 @@ Every file written carries a SHA-256 of its contents (``checksum``), so a
 damaged or edited file is refused with a one-line error, and loading checks
 each array's shape against the network the config describes.
 
-The library side of ``audiogan-export`` lives here too: ``restore_workdir``
-reads a training workdir's newest (or a chosen) checkpoint, ``export_run``
-writes a run's ``generator.msgpack`` and ``encoder.msgpack``.
+``export_run`` writes a run's ``generator.msgpack`` and
+``encoder.msgpack`` (the library side of ``audiogan-export``; reading a
+workdir's checkpoint is :func:`audiogan_jax.workdir.restore`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import functools
 import hashlib
 import json
 import os
-from typing import Any, NamedTuple, Optional
+from typing import Any, Optional
 
 import flax.serialization
 import jax
@@ -187,7 +187,7 @@ def _read(path: str, kind: str) -> dict[str, Any]:
   return model
 
 
-def _abstract_state(family, config: ml_collections.ConfigDict) -> Any:
+def abstract_state(family, config: ml_collections.ConfigDict) -> Any:
   """Shape/dtype structs of ``family.init_state(config, key)``, no compute."""
   return jax.eval_shape(lambda k: family.init_state(config, k),
                         jax.random.key(0))
@@ -206,7 +206,7 @@ def _expected_shapes(what: str, config_json: str) -> tuple[dict, dict]:
   from audiogan_jax.gans import common as gan_common  # pylint: disable=g-import-not-at-top
   config = ml_collections.ConfigDict(json.loads(config_json))
   family = gans.get_family(str(config.model.family))
-  state = _abstract_state(family, config)
+  state = abstract_state(family, config)
   if what == "generator":
     params, stats = gan_common.generator_variables(family, state)
   else:
@@ -319,7 +319,7 @@ def encoder_variables(family, state) -> tuple[dict[str, Any], dict[str, Any]]:
     ValueError: the family has no encoder (BigGAN).
   """
   if not family.ENCODER:
-    raise ValueError(f"a {family.__name__.rsplit('.', 1)[-1]} model has no "
+    raise ValueError(f"a {family.name} model has no "
                      "encoder or classifier; use --what=generator")
   return ({n: state.params[n] for n in family.ENCODER},
           {n: state.stats[n] for n in family.ENCODER})
@@ -392,69 +392,3 @@ def export_run(directory: str, family, config: ml_collections.ConfigDict,
                                 step))
     paths.append(path)
   return paths
-
-
-class Restored(NamedTuple):
-  """A training workdir's checkpoint, as :func:`restore_workdir` reads it."""
-  family: Any
-  config: ml_collections.ConfigDict
-  state: Any
-  class_names: tuple[str, ...]
-  step: int
-
-
-def read_workdir(workdir: str) -> tuple[Any, ml_collections.ConfigDict,
-                                        tuple[str, ...]]:
-  """The family, resolved config and class names of a training workdir."""
-  from audiogan_jax import gans  # pylint: disable=g-import-not-at-top
-  cfg_path = os.path.join(workdir, "config.json")
-  if not os.path.isdir(workdir):
-    raise FileNotFoundError(f"--workdir={workdir} is not a directory")
-  if not os.path.exists(cfg_path):
-    raise FileNotFoundError(f"{cfg_path} not found: --workdir must be a "
-                            "directory written by audiogan-train")
-  with open(cfg_path) as f:
-    config = ml_collections.ConfigDict(json.load(f))
-  class_names = ()
-  run_path = os.path.join(workdir, "run.json")
-  if os.path.exists(run_path):
-    with open(run_path) as f:
-      class_names = tuple(json.load(f).get("class_names", ()))
-  return gans.get_family(str(config.model.family)), config, class_names
-
-
-def restore_workdir(workdir: str, step: Optional[int] = None) -> Restored:
-  """Restores a training workdir's checkpoint on the first local device.
-
-  Args:
-    workdir: A directory written by ``audiogan-train``.
-    step: The checkpoint step (default: the newest).
-
-  Raises:
-    FileNotFoundError: not a workdir, or no checkpoint in it.
-    ValueError: ``step`` has no checkpoint.
-  """
-  from audiogan_jax.train import checkpoint as ckpt_lib  # pylint: disable=g-import-not-at-top
-  family, config, class_names = read_workdir(workdir)
-  ckpt_dir = os.path.join(workdir, "checkpoints")
-  if not os.path.isdir(ckpt_dir):  # Checkpointer would create it
-    raise FileNotFoundError(f"no checkpoint in {ckpt_dir}: train first "
-                            "(audiogan-train)")
-  ckpt = ckpt_lib.Checkpointer(ckpt_dir)
-  try:
-    steps = ckpt.manager.all_steps()
-    if not steps:
-      raise FileNotFoundError(f"no checkpoint in {ckpt_dir}: train first "
-                              "(audiogan-train)")
-    if step is not None and step not in steps:
-      raise ValueError(f"--step={step} has no checkpoint; available: "
-                       f"{', '.join(map(str, sorted(steps)))}")
-    dev = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
-    abstract = jax.tree.map(
-        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=dev),
-        _abstract_state(family, config))
-    state, _ = ckpt.restore(abstract, step)
-  finally:
-    ckpt.close()
-  return Restored(family, config, state, class_names,
-                  int(jax.device_get(state.step)))

@@ -25,14 +25,12 @@ SPECTROGRAM, SPECGAN, WAVEFORM, IFSPEC = ("spectrogram", "specgan",
 
 def output_kind(family, config) -> str:
   """The kind of output ``family.generate`` returns for ``config``."""
-  fn = getattr(family, "output_kind", None)
-  return fn(config) if fn is not None else SPECTROGRAM
+  return family.output_kind(config)
 
 
 def input_fields(family, config) -> tuple[str, ...]:
   """The fields of the training batches the family reads."""
-  fn = getattr(family, "input_fields", None)
-  return tuple(fn(config)) if fn is not None else ("spectrogram", "label")
+  return tuple(family.input_fields(config))
 
 
 def waveform_images(waves: np.ndarray, clip: float = 10.0) -> np.ndarray:

@@ -36,10 +36,10 @@ from audiogan_jax import config as config_lib
 from audiogan_jax import gans
 from audiogan_jax.data import pipeline
 from audiogan_jax.eval import represent
-from audiogan_jax.experiments import few_labels
 from audiogan_jax.gans import common as gan_common
 from audiogan_jax.train import sharding
 from audiogan_jax.train import trainer
+from audiogan_jax.train.tasks import accuracy
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -73,10 +73,11 @@ def main(name, steps, every, overrides):
   state = trainer.init_state(fam, c, mesh)
   step_fn = trainer.make_train_step(fam, c, mesh)
   key = jax.random.key(1)
-  predict = trainer.make_predict(fam, c)
-  batches = few_labels.numpy_batches(ds, fam.streams(c),
-                                     int(c.train.batch_size),
-                                     fam.steps_per_iteration(c), 0)
+  predict = accuracy.make_predict(fam, c)
+  batches = pipeline.make_iterator(
+      ds, fam.streams(c), global_batch=int(c.train.batch_size),
+      steps_per_iteration=fam.steps_per_iteration(c), seed=0,
+      stop_iteration=steps, use_tf=False)
   gen = jax.jit(lambda p, s, z, y: fam.generate(c, p, s, z, y))
   z_prior = jax.random.normal(jax.random.key(7), (200, int(c.model.z_dim)))
   y = jnp.arange(200) % n
@@ -94,7 +95,7 @@ def main(name, steps, every, overrides):
       continue
     enc_p = {k: state.params[k] for k in fam.ENCODER}
     enc_s = {k: state.stats[k] for k in fam.ENCODER}
-    acc = trainer.held_out_accuracy(predict, enc_p, enc_s, ds.test, 100)
+    acc = accuracy.held_out_accuracy(predict, enc_p, enc_s, ds.test, 100)
     p, s = gan_common.generator_variables(fam, state)
     style = fam.encode(c, enc_p, enc_s, test_x)["style"]
     m = {k: round(float(v), 3) for k, v in jax.device_get(m).items()

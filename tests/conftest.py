@@ -38,8 +38,9 @@ def tiny():
 
 
 # The longest files first: run two at a time (pytest.ini: -n 2 --dist
-# loadfile), the slow ones then overlap instead of finishing last on one
-# worker (longest-processing-time-first scheduling).
+# loadfile --no-loadscope-reorder, which keeps this order instead of
+# xdist's by number of tests), the slow ones then overlap instead of
+# finishing last on one worker (longest-processing-time-first scheduling).
 _SLOW_FIRST = ("test_conditional_learning.py", "test_guided_training.py",
                "test_demo_report.py",
                "test_mixed_precision.py", "test_preemption.py",

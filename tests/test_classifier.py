@@ -16,7 +16,7 @@ import pytest
 from audiogan_jax import config as config_lib
 from audiogan_jax import export as export_lib
 from audiogan_jax.data import pipeline
-from audiogan_jax.train import classifier as clf
+from audiogan_jax.eval import classifier as clf
 
 NUM_CLASSES = 10
 TEST_WIDTHS = (4, 8, 16, 16)

@@ -20,12 +20,12 @@ import pytest
 import soundfile as sf
 
 from audiogan_jax import export as export_lib
+from audiogan_jax import encoding
 from audiogan_jax import gans
-from audiogan_jax.cli import encode
+from audiogan_jax import generation
 from audiogan_jax.cli import export as export_cli
-from audiogan_jax.cli import generate
 from audiogan_jax.data import synthetic
-from audiogan_jax.train import checkpoint as ckpt_lib
+from audiogan_jax import checkpoint as ckpt_lib
 from tests_helpers import tiny_config
 from tests_helpers import tiny_gaae_config
 
@@ -135,8 +135,8 @@ def biggan_workdir(tmp_path_factory):
 
 
 def _encoded(run):
-  return encode.encode_files(os.path.join(run.exported, "encoder.msgpack"),
-                             encode.list_inputs(os.path.dirname(
+  return encoding.encode_files(os.path.join(run.exported, "encoder.msgpack"),
+                             encoding.list_inputs(os.path.dirname(
                                  run.clips[0])), batch_size=2)
 
 
@@ -212,16 +212,16 @@ def test_encode_a_folder(run):
 
 
 def test_workdir_checkpoint_gives_the_exported_encoder(run, tmp_path):
-  model, source = encode.load_model(workdir=run.workdir)
+  model, source = encoding.load_model(workdir=run.workdir)
   assert "checkpoint" in source and model["step"] == STEP
-  from_ckpt = encode.encode_files(model, run.clips, batch_size=2)
-  from_file = encode.encode_files(
+  from_ckpt = encoding.encode_files(model, run.clips, batch_size=2)
+  from_file = encoding.encode_files(
       os.path.join(run.exported, "encoder.msgpack"), run.clips, batch_size=2)
   for k in from_file:
     np.testing.assert_array_equal(from_ckpt[k], from_file[k])
   # A workdir's own encoder.msgpack is preferred to its checkpoints.
   shutil.copy(os.path.join(run.exported, "encoder.msgpack"), tmp_path)
-  _, source = encode.load_model(workdir=str(tmp_path))
+  _, source = encoding.load_model(workdir=str(tmp_path))
   assert source == str(tmp_path / "encoder.msgpack")
 
 
@@ -229,12 +229,12 @@ def test_list_inputs_reads_a_text_list_relative_to_its_folder(run, tmp_path):
   listing = tmp_path / "list.txt"
   rel = [os.path.relpath(p, tmp_path) for p in run.clips[::-1]]
   listing.write_text("\n".join(rel) + "\n\n")
-  assert encode.list_inputs(str(listing)) == run.clips[::-1]
+  assert encoding.list_inputs(str(listing)) == run.clips[::-1]
   listing.write_text("missing.wav\n")
   with pytest.raises(FileNotFoundError, match="lists 1 missing file"):
-    encode.list_inputs(str(listing))
+    encoding.list_inputs(str(listing))
   with pytest.raises(FileNotFoundError, match="no audio files"):
-    encode.list_inputs(str(tmp_path))
+    encoding.list_inputs(str(tmp_path))
 
 
 def test_encode_command_writes_the_npz(run, tmp_path):
@@ -245,7 +245,7 @@ def test_encode_command_writes_the_npz(run, tmp_path):
               f"--input={listing}", f"--output={out}", "--batch_size=2")
   assert proc.returncode == 0, proc.stderr
   assert "encoded 3 files" in proc.stdout
-  expected = encode.encode_files(
+  expected = encoding.encode_files(
       os.path.join(run.exported, "encoder.msgpack"), run.clips, batch_size=2)
   with np.load(out) as data:
     assert set(data.files) == {"files", "guided", "style", "logits",
@@ -304,7 +304,7 @@ def test_interpolation_writes_steps_whose_ends_are_the_seeds_samples(
     run, tmp_path):
   gen = os.path.join(run.exported, "generator.msgpack")
   out = tmp_path / "interp"
-  paths = generate.generate_files(gen, 0, str(out), label=1, seed=3,
+  paths = generation.generate_files(gen, 0, str(out), label=1, seed=3,
                                   interpolate=5)
   assert [os.path.basename(p) for p in paths] == [
       f"interp_{i:03d}.wav" for i in range(5)]
@@ -312,29 +312,29 @@ def test_interpolation_writes_steps_whose_ends_are_the_seeds_samples(
       [os.path.basename(p) for p in paths] + ["spectrograms.png", "waveforms.png"])
   wave, rate = sf.read(paths[0])
   assert rate == 16000 and wave.shape == (16384,)
-  specs, labels, _ = generate.generate_spectrograms(gen, label=1, seed=3,
+  specs, labels, _ = generation.generate_spectrograms(gen, label=1, seed=3,
                                                     interpolate=5)
   assert specs.shape == (5, 256, 128, 1) and list(labels) == [1] * 5
-  first, _, _ = generate.generate_spectrograms(gen, 1, label=1, seed=3)
-  last, _, _ = generate.generate_spectrograms(gen, 1, label=1, seed=4)
+  first, _, _ = generation.generate_spectrograms(gen, 1, label=1, seed=3)
+  last, _, _ = generation.generate_spectrograms(gen, 1, label=1, seed=4)
   np.testing.assert_allclose(specs[0], first[0], atol=1e-5)
   np.testing.assert_allclose(specs[-1], last[0], atol=1e-5)
   assert np.abs(specs[2] - specs[0]).max() > 1e-4   # it moves
-  other, _, _ = generate.generate_spectrograms(gen, label=1, seed=3, seed2=9,
+  other, _, _ = generation.generate_spectrograms(gen, label=1, seed=3, seed2=9,
                                                interpolate=5)
   np.testing.assert_allclose(other[0], specs[0], atol=1e-5)
-  nine, _, _ = generate.generate_spectrograms(gen, 1, label=1, seed=9)
+  nine, _, _ = generation.generate_spectrograms(gen, 1, label=1, seed=9)
   np.testing.assert_allclose(other[-1], nine[0], atol=1e-5)
 
 
 def test_interpolation_mistakes(run, tmp_path):
   gen = os.path.join(run.exported, "generator.msgpack")
   with pytest.raises(ValueError, match="--label=10 is out of range"):
-    generate.generate_spectrograms(gen, label=10, interpolate=5)
+    generation.generate_spectrograms(gen, label=10, interpolate=5)
   with pytest.raises(ValueError, match="--interpolate needs --label=K"):
-    generate.generate_spectrograms(gen, interpolate=5)
+    generation.generate_spectrograms(gen, interpolate=5)
   with pytest.raises(ValueError, match="must be at least 2"):
-    generate.generate_spectrograms(gen, label=0, interpolate=1)
+    generation.generate_spectrograms(gen, label=0, interpolate=1)
   _one_line_error(_cli("generate", f"--generator={gen}", "--interpolate=5",
                        "--label=10", f"--output={tmp_path}"),
                   "--label=10 is out of range")

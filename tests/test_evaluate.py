@@ -19,9 +19,9 @@ from audiogan_jax import export as export_lib
 from audiogan_jax import gans
 from audiogan_jax.data import synthetic
 from audiogan_jax.eval import evaluate
+from audiogan_jax.eval import gan_train as gan_train_lib
 from audiogan_jax.eval import metrics
 from audiogan_jax.gans import common as gan_common
-from audiogan_jax.train import trainer
 from tests_helpers import tiny_config, tiny_gansynth_config, tiny_wavegan_config
 
 NUM_CLASSES = 10
@@ -171,7 +171,7 @@ def test_gan_train_reports_real_test_accuracy(setup, tmp_path):
   gen = _export_generator(tiny_config(), str(tmp_path / "g.msgpack"))
   cc = setup["config"].eval.classifier.copy_and_resolve_references()
   cc.num_steps = 4
-  r = evaluate.gan_train(gen, cc, setup["config"].data, num_samples=20,
+  r = gan_train_lib.gan_train(gen, cc, setup["config"].data, num_samples=20,
                          batch_size=10, cache_dir=str(setup["root"] / "cache"),
                          modes=("generated", "real"))
   assert set(r["test_accuracy"]) == {"generated", "real"}
@@ -182,7 +182,7 @@ def test_gan_train_reports_real_test_accuracy(setup, tmp_path):
 def test_gan_train_needs_a_conditional_generator(setup, tmp_path):
   gen = _export_generator(tiny_wavegan_config(), str(tmp_path / "w.msgpack"))
   with pytest.raises(ValueError, match="class-conditional"):
-    evaluate.gan_train(gen, setup["config"].eval.classifier,
+    gan_train_lib.gan_train(gen, setup["config"].eval.classifier,
                        setup["config"].data, num_samples=4)
 
 

@@ -11,10 +11,10 @@ import pytest
 
 from audiogan_jax import export as export_lib
 from audiogan_jax import gans
-from audiogan_jax.cli import generate as generate_cli
+from audiogan_jax import generation
 from audiogan_jax.config import gansynth_config
 from audiogan_jax.gans import gansynth
-from audiogan_jax.train import state as state_lib
+from audiogan_jax.gans import state as state_lib
 from audiogan_jax.train import trainer
 from tests_helpers import fit_softmax
 from tests_helpers import tiny_gansynth_config
@@ -22,7 +22,7 @@ from tests_helpers import tiny_gansynth_config
 
 def test_paper_config_sizes_and_settings():
   c = gansynth_config()
-  assert gans.get_family("gansynth") is gansynth
+  assert gans.get_family("gansynth").module is gansynth
   assert gansynth.representation(c).shape == (256, 512, 2)
   shapes = jax.eval_shape(lambda k: gansynth.init_state(c, k),
                           jax.random.key(0))
@@ -180,7 +180,7 @@ def test_export_and_generate_by_pitch(grown, tmp_path):
   assert model["class_names"] == ("36", "72")
   assert int(model["batch_stats"]["step"]) == grown["n"]
   out = str(tmp_path / "c5")
-  paths = generate_cli.generate_files(path, 3, out, pitch=72, seed=2)
+  paths = generation.generate_files(path, 3, out, pitch=72, seed=2)
   assert len(paths) == 3 and all(p.endswith("_72.wav") for p in paths)
   import soundfile as sf  # pylint: disable=g-import-not-at-top
   audio, rate = sf.read(paths[0])
@@ -188,8 +188,8 @@ def test_export_and_generate_by_pitch(grown, tmp_path):
   assert np.all(np.isfinite(audio)) and np.max(np.abs(audio)) <= 1.0
   assert {"spectrograms.png", "waveforms.png"} <= set(os.listdir(out))
   # The same sounds as --label with that pitch's index.
-  a, _, _ = generate_cli.generate_spectrograms(path, 2, pitch=72, seed=2)
-  b, _, _ = generate_cli.generate_spectrograms(path, 2, label=1, seed=2)
+  a, _, _ = generation.generate_spectrograms(path, 2, pitch=72, seed=2)
+  b, _, _ = generation.generate_spectrograms(path, 2, label=1, seed=2)
   np.testing.assert_array_equal(a, b)
   assert a.shape == (2, 32, 64, 2)
 
@@ -201,7 +201,7 @@ def test_export_and_generate_by_pitch(grown, tmp_path):
 def test_pitch_errors_are_one_line(grown, kwargs, message):
   path = os.path.join(grown["workdir"], "generator.msgpack")
   with pytest.raises(ValueError, match=message):
-    generate_cli.generate_spectrograms(path, 1, **kwargs)
+    generation.generate_spectrograms(path, 1, **kwargs)
 
 
 def test_pitch_needs_a_generator_of_pitches(grown):
@@ -209,7 +209,7 @@ def test_pitch_needs_a_generator_of_pitches(grown):
       os.path.join(grown["workdir"], "generator.msgpack"))
   model = {**model, "class_names": ("ba", "di")}
   with pytest.raises(ValueError, match="are not pitches"):
-    generate_cli.generate_spectrograms(model, 1, pitch=72)
+    generation.generate_spectrograms(model, 1, pitch=72)
 
 
 def _spectrum(images):
@@ -284,7 +284,7 @@ def test_bench_counts_the_step_of_each_stage():
 
 
 def test_report_compares_with_the_published_nsynth_pitch_scores():
-  from audiogan_jax.eval import workdir  # pylint: disable=g-import-not-at-top
+  from audiogan_jax.eval import run_eval  # pylint: disable=g-import-not-at-top
   real = {"is_mean": 5.0, "is_std": 0.1, "num": 10}
   score = {"family": "gansynth", "step": 7, "num_samples": 10,
            "input": "inverse STFT -> waveform -> spectrogram",
@@ -294,7 +294,7 @@ def test_report_compares_with_the_published_nsynth_pitch_scores():
            "model": {"is_mean": 2.0, "is_std": 0.1, "fid_train": 9.0,
                      "fid_test": 9.5},
            "real": {"train": real, "test": real, "fid_train_test": 1.0}}
-  tables = {t.title: t for t in workdir._score_tables(score)}  # pylint: disable=protected-access
+  tables = {t.title: t for t in run_eval._score_tables(score)}  # pylint: disable=protected-access
   nsynth = [t for n, t in tables.items() if "NSynth" in n]
   assert len(nsynth) == 1 and not any("S09" in n for n in tables)
   assert ["GANSynth IF-Mel (Engel et al.)", 38.1] in nsynth[0].rows

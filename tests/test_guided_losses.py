@@ -8,7 +8,7 @@ import pytest
 from audiogan_jax import config as config_lib
 from audiogan_jax.gans import gaae
 from audiogan_jax.gans import ggan
-from audiogan_jax.train import losses
+from audiogan_jax.gans import losses
 from tests_helpers import tiny_gaae_config
 from tests_helpers import tiny_ggan_config
 

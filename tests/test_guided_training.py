@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from audiogan_jax import export as export_lib
+from audiogan_jax import generation
 from audiogan_jax.cli import info
 from audiogan_jax.train import trainer
 from tests_helpers import LEARNING
@@ -29,7 +30,8 @@ def run(request, tmp_path_factory):
   config = {"gaae": tiny_gaae_config, "ggan": tiny_ggan_config}[
       request.param]()
   n = _STEPS[request.param]
-  config.train.update(num_steps=n, eval_every=n // 2, checkpoint_every=n // 2)
+  config.train.update(num_steps=n, eval_every=n // 2, checkpoint_every=n // 2,
+                      sample_every=n)
   workdir = str(tmp_path_factory.mktemp(request.param))
   state = trainer.train_and_evaluate(config, workdir)
   return request.param, config, workdir, state
@@ -58,13 +60,33 @@ def test_run_is_finite_and_scored(run):
             "train/d1_loss", "train/d2_loss", "train/df_loss"} <= set(rows[-1])
 
 
+def test_trainer_samples_equal_audiogan_generate_of_the_same_seed(
+    run, tmp_path):
+  """One generation path: the sheet the trainer wrote at the last step and
+  the exported generator's ``audiogan-generate`` output for the trainer's
+  sample seed (train.seed + 2) are the same clips."""
+  import soundfile as sf  # pylint: disable=g-import-not-at-top
+  name, config, workdir, _ = run
+  step_dir = os.path.join(workdir, "samples", f"step_{_STEPS[name]:07d}")
+  written = sorted(f for f in os.listdir(step_dir) if f.endswith(".wav"))
+  assert len(written) == int(config.train.num_samples)
+  paths = generation.generate_files(
+      os.path.join(workdir, "generator.msgpack"), len(written),
+      str(tmp_path), seed=int(config.train.seed) + 2)
+  assert [os.path.basename(p) for p in paths] == written
+  for p in paths:
+    a, _ = sf.read(os.path.join(step_dir, os.path.basename(p)))
+    b, _ = sf.read(p)
+    np.testing.assert_array_equal(a, b)
+
+
 def test_exported_generator_makes_class_conditional_spectrograms(run):
   _, config, workdir, _ = run
   from audiogan_jax import gans  # pylint: disable=g-import-not-at-top
   loaded = export_lib.load_generator(os.path.join(workdir,
                                                   "generator.msgpack"))
   family = gans.get_family(str(loaded["config"].model.family))
-  z, y = trainer.sample_inputs(family, loaded["config"], 4, seed=0, label=1)
+  z, y = generation.sample_inputs(family, loaded["config"], 4, seed=0, label=1)
   specs = np.asarray(family.generate(loaded["config"], loaded["params"],
                                      loaded["batch_stats"], z, y))
   assert specs.shape == (4, 256, 128, 1)
@@ -111,11 +133,11 @@ def _write_clips(directory, n=3):
 
 
 def test_encode_gives_representations_and_classes(run, tmp_path):
-  from audiogan_jax.cli import encode  # pylint: disable=g-import-not-at-top
+  from audiogan_jax import encoding  # pylint: disable=g-import-not-at-top
   name, config, workdir, _ = run
   files = _write_clips(str(tmp_path / "clips"))
   model = os.path.join(workdir, "encoder.msgpack")
-  out = encode.encode_files(model, encode.list_inputs(str(tmp_path)), 2)
+  out = encoding.encode_files(model, encoding.list_inputs(str(tmp_path)), 2)
   keys = {"gaae": ("guided", "style"), "ggan": ("representation",)}[name]
   for k in keys:
     assert out[k].shape == (3, 128) and np.all(np.isfinite(out[k]))
@@ -124,7 +146,7 @@ def test_encode_gives_representations_and_classes(run, tmp_path):
   assert out["logits"].shape == (3, n)
   assert list(out["files"]) == files
   assert np.all((out["predicted"] >= 0) & (out["predicted"] < n))
-  again = encode.encode_files(model, files, 4)   # other batch size
+  again = encoding.encode_files(model, files, 4)   # other batch size
   np.testing.assert_allclose(again["logits"], out["logits"], atol=1e-5)
 
 

@@ -10,7 +10,7 @@ import pytest
 from audiogan_jax.cli import info
 from audiogan_jax.models import biggan as nets
 from audiogan_jax.models import layers
-from audiogan_jax.train import losses
+from audiogan_jax.gans import losses
 from audiogan_jax import config as config_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

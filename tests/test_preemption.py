@@ -12,7 +12,7 @@ import jax
 import numpy as np
 import pytest
 
-from audiogan_jax.train import checkpoint as ckpt_lib
+from audiogan_jax import checkpoint as ckpt_lib
 from audiogan_jax.train import trainer
 from tests_helpers import tiny_config
 

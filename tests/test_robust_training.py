@@ -13,11 +13,12 @@ from orbax.checkpoint import handlers
 import pytest
 
 from audiogan_jax import errors
+from audiogan_jax import workdir as workdir_lib
 from audiogan_jax import export as export_lib
 from audiogan_jax import gans
 from audiogan_jax.models import biggan
-from audiogan_jax.train import checkpoint as ckpt_lib
-from audiogan_jax.train import classifier as classifier_lib
+from audiogan_jax import checkpoint as ckpt_lib
+from audiogan_jax.eval import classifier as classifier_lib
 from audiogan_jax.train import trainer
 from tests_helpers import tiny_config
 
@@ -292,4 +293,4 @@ def test_identity_keys_compared_are_those_both_configs_have():
          "train": {"num_steps": 8}, "optim": {"g_lr": 1.0}}
   # Keys added or removed by another audiogan_jax version, the cache folder
   # and train.* never count; a changed width does.
-  assert trainer.config_differences(old, new) == ["model.ch: 1 -> 2"]
+  assert workdir_lib.config_differences(old, new) == ["model.ch: 1 -> 2"]

@@ -17,6 +17,7 @@ import pytest
 
 from audiogan_jax.data import sources
 from audiogan_jax.data import synthetic
+from audiogan_jax.data import words
 
 
 @pytest.fixture(scope="module")
@@ -154,25 +155,25 @@ def test_load_through_sources_with_sparse_config():
 
 
 def test_class_words_and_errors():
-  assert synthetic.MAX_CLASSES == 72
-  names = synthetic.class_names(synthetic.MAX_CLASSES)
+  assert words.MAX_CLASSES == 72
+  names = synthetic.class_names(words.MAX_CLASSES)
   assert len(set(names)) == 72
   assert all(n.isalpha() and n.islower() for n in names)
-  words = synthetic.CLASS_PHONES
-  assert len(words) == 72
+  phones = words.CLASS_PHONES
+  assert len(phones) == 72
   # No two words share their set of phones, so no two have the same mean
   # spectrum by construction; every one has one or two vowels.
-  assert len({tuple(sorted(w)) for w in words}) == 72
-  inventory = (set(synthetic.VOWELS) | set(synthetic.DIPHTHONGS) |
-               set(synthetic.FRICATIVES) | set(synthetic.STOPS) |
-               set(synthetic.SONORANTS))
-  assert all(set(w) <= inventory for w in words)
-  assert all(synthetic.num_syllables(k) in (1, 2) for k in range(72))
-  assert [synthetic.num_syllables(k) for k in range(10)] == [2, 1, 1, 1, 1, 1,
+  assert len({tuple(sorted(w)) for w in phones}) == 72
+  inventory = (set(words.VOWELS) | set(words.DIPHTHONGS) |
+               set(words.FRICATIVES) | set(words.STOPS) |
+               set(words.SONORANTS))
+  assert all(set(w) <= inventory for w in phones)
+  assert all(words.num_syllables(k) in (1, 2) for k in range(72))
+  assert [words.num_syllables(k) for k in range(10)] == [2, 1, 1, 1, 1, 1,
                                                            1, 2, 1, 1]
-  assert synthetic.describe_class(0) == "z-ɪ-r-oʊ, 2 syllables"
-  assert synthetic.describe_class(1) == "w-ʌ-n, 1 syllable"
-  assert synthetic.describe_class(7) == "s-ɛ-v-ə-n, 2 syllables"
+  assert words.describe_class(0) == "z-ɪ-r-oʊ, 2 syllables"
+  assert words.describe_class(1) == "w-ʌ-n, 1 syllable"
+  assert words.describe_class(7) == "s-ɛ-v-ə-n, 2 syllables"
   many = synthetic.generate(72, seed=0, num_classes=72)
   assert np.isfinite(many.waveforms).all() and np.abs(many.waveforms).max() <= 1
   assert np.abs(many.waveforms).max(axis=1).min() > 0.1

@@ -12,10 +12,10 @@ from audiogan_jax import config as config_lib
 from audiogan_jax import export as export_lib
 from audiogan_jax import gans
 from audiogan_jax.audio import specgan_repr
-from audiogan_jax.cli import generate as generate_cli
+from audiogan_jax import generation
 from audiogan_jax.models import wavegan as nets
-from audiogan_jax.train import losses
-from audiogan_jax.train import state as state_lib
+from audiogan_jax.gans import losses
+from audiogan_jax.gans import state as state_lib
 from audiogan_jax.train import trainer
 from tests_helpers import LEARNING
 from tests_helpers import assert_learns
@@ -280,7 +280,7 @@ def test_short_run_is_finite_and_exports(tmp_path, family, conditioning,
     assert len(model["config"].model.norm_mean) == 128
   out = str(tmp_path / "gen")
   label = 1 if conditioning != "none" else None
-  paths = generate_cli.generate_files(
+  paths = generation.generate_files(
       os.path.join(workdir, "generator.msgpack"), 3, out, label=label)
   assert len(paths) == 3
   import soundfile as sf  # pylint: disable=g-import-not-at-top

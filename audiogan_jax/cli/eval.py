@@ -113,8 +113,8 @@ def _train_classifier() -> None:
   if FLAGS.config is None:
     raise ValueError("train-classifier needs --config=configs/<name>.py (its "
                      "data block names the dataset)")
+  from audiogan_jax import workdir as workdir_lib  # pylint: disable=g-import-not-at-top
   from audiogan_jax.eval import evaluate  # pylint: disable=g-import-not-at-top
-  from audiogan_jax.eval import workdir as wd  # pylint: disable=g-import-not-at-top
   config = FLAGS.config
   run = config.copy_and_resolve_references()
   if "eval" not in run:
@@ -123,7 +123,7 @@ def _train_classifier() -> None:
   output = FLAGS.output or os.path.join(FLAGS.workdir,
                                         evaluate.CLASSIFIER_FILE)
   result = evaluate.train_eval_classifier(
-      run, output, FLAGS.cache_dir or wd.cache_dir_of(run, FLAGS.workdir))
+      run, output, FLAGS.cache_dir or workdir_lib.cache_dir(run, FLAGS.workdir))
   _write_json(os.path.splitext(output)[0] + ".json", result)
   print(f"test accuracy {result['test_accuracy']:.4f} and real test IS "
         f"{result['real_test_is']:.2f} on {result['num_test']} clips "
@@ -151,6 +151,7 @@ def _score() -> None:
 def _gan_train() -> None:
   _require("generator", "classifier", "output")
   from audiogan_jax.eval import evaluate  # pylint: disable=g-import-not-at-top
+  from audiogan_jax.eval import gan_train as gan_train_lib  # pylint: disable=g-import-not-at-top
   import ml_collections  # pylint: disable=g-import-not-at-top
   loaded = evaluate.load_eval_classifier(FLAGS.classifier)
   data = (FLAGS.config.data if FLAGS.config is not None
@@ -168,7 +169,7 @@ def _gan_train() -> None:
   n = 10000 if FLAGS.num_samples is None else FLAGS.num_samples
   if n < 1:
     raise ValueError(f"--num_samples={n} must be at least 1")
-  result = evaluate.gan_train(FLAGS.generator, training, data, n,
+  result = gan_train_lib.gan_train(FLAGS.generator, training, data, n,
                               FLAGS.batch_size, FLAGS.seed,
                               FLAGS.through_audio, _cache_dir(), loaded.clip)
   _write_json(FLAGS.output, result)
@@ -179,12 +180,13 @@ def _gan_train() -> None:
 
 def _representation() -> None:
   _require("output")
-  from audiogan_jax.cli import encode  # pylint: disable=g-import-not-at-top
+  from audiogan_jax import encoding  # pylint: disable=g-import-not-at-top
+  from audiogan_jax import workdir as workdir_lib  # pylint: disable=g-import-not-at-top
   from audiogan_jax.eval import represent  # pylint: disable=g-import-not-at-top
-  from audiogan_jax.eval import workdir as wd  # pylint: disable=g-import-not-at-top
-  model, source = encode.load_model(FLAGS.workdir, FLAGS.model)
-  cache = FLAGS.cache_dir or (wd.cache_dir_of(model["config"], FLAGS.workdir)
-                              if FLAGS.workdir else None)
+  model, source = encoding.load_model(FLAGS.workdir, FLAGS.model)
+  cache = FLAGS.cache_dir or (
+      workdir_lib.cache_dir(model["config"], FLAGS.workdir)
+      if FLAGS.workdir else None)
   result = represent.evaluate_representations(model, FLAGS.output, cache,
                                               batch_size=FLAGS.batch_size,
                                               seed=FLAGS.seed)
@@ -202,7 +204,7 @@ def _representation() -> None:
 
 def _report() -> None:
   _require("workdir")
-  from audiogan_jax.eval import workdir as wd  # pylint: disable=g-import-not-at-top
+  from audiogan_jax.eval import run_eval as wd  # pylint: disable=g-import-not-at-top
   path = wd.build_report(FLAGS.workdir, FLAGS.output, FLAGS.classifier,
                          FLAGS.num_samples,
                          FLAGS.through_audio

@@ -50,15 +50,16 @@ def export_workdir(workdir: str, output: str, step: Optional[int] = None,
     FileNotFoundError: not a workdir, or no checkpoint in it.
   """
   from audiogan_jax import export as export_lib  # pylint: disable=g-import-not-at-top
+  from audiogan_jax import workdir as workdir_lib  # pylint: disable=g-import-not-at-top
 
   if what not in ("generator", "encoder"):
     raise ValueError(f"--what={what}: choose generator or encoder")
-  family, config, _ = export_lib.read_workdir(workdir)
+  family, config, _ = workdir_lib.read(workdir)
   if what == "encoder" and not family.ENCODER:
     raise ValueError(f"{workdir} holds a {config.model.family} model, which "
                      "has no encoder; use --what=generator (encoders come "
                      "with the guided models, gaae and ggan)")
-  run = export_lib.restore_workdir(workdir, step)
+  run = workdir_lib.restore(workdir, step)
   export_lib.save_model(
       output, what, export_lib.model_from_state(
           what, run.family, run.config, run.state, run.class_names, run.step))

@@ -28,7 +28,7 @@ def network_report(config) -> dict:
   """Per network: parameter count, input and output shapes (batch 2)."""
   import jax  # pylint: disable=g-import-not-at-top
   from audiogan_jax import gans  # pylint: disable=g-import-not-at-top
-  from audiogan_jax.train import state as state_lib  # pylint: disable=g-import-not-at-top
+  from audiogan_jax.gans import state as state_lib  # pylint: disable=g-import-not-at-top
 
   family = gans.get_family(str(config.model.family))
   if int(config.model.get("num_classes", -1)) <= 0:
@@ -84,7 +84,7 @@ def main(argv) -> None:
   width = next(k for k in ("ch", "d", "channels") if k in m)
   conditional = (str(m.get("conditioning", "none")) != "none"
                  or bool(m.get("conditional", False))
-                 or str(m.family) == "gansynth")
+                 or str(config.data.get("label", "")) == "pitch")
   size = m[width]
   size = ",".join(map(str, size)) if isinstance(size, (list, tuple)) else int(
       size)

@@ -477,21 +477,23 @@ def make_iterator(dataset: Dataset, streams: Mapping[str, str], *,
                   start_iteration: int = 0,
                   stop_iteration: Optional[int] = None,
                   fields: tuple[str, ...] = ("spectrogram", "label"),
-                  prefetch: int = 2) -> Iterator[dict[str, np.ndarray]]:
-  """tf.data iterator of process-local batches, one element per iteration.
+                  prefetch: int = 2,
+                  use_tf: bool = True) -> Iterator[dict[str, np.ndarray]]:
+  """Iterator of process-local batches, one element per iteration.
 
   Iterations ``start_iteration`` to ``stop_iteration`` (None: without end).
-  An iterator that has reached its end is freed at once; one dropped while
-  its parallel gathers are in flight waits for them (tens of seconds at
-  process exit), so a training run passes its last iteration.
+  With ``use_tf`` (the trainer's) the gathers run in parallel in tf.data,
+  ``prefetch`` iterations ahead. An iterator that has reached its end is
+  freed at once; one dropped while its parallel gathers are in flight waits
+  for them (tens of seconds at process exit), so a training run passes its
+  last iteration. Without ``use_tf`` the same batches are gathered in numpy
+  when asked for (no TensorFlow needed).
 
   Each element holds, for every stream name s, ``s_spectrogram``
   [k, B_local, 256, 128, 1], ``s_label`` [k, B_local] and (when asked for)
   ``s_waveform`` [k, B_local, 16384]: k = ``steps_per_iteration`` fresh
   global batches, of which this process gets its rows.
   """
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-
   nproc, pid = jax.process_count(), jax.process_index()
   if global_batch % nproc:
     raise ValueError(f"--config.train.batch_size={global_batch} must be "
@@ -519,20 +521,24 @@ def make_iterator(dataset: Dataset, streams: Mapping[str, str], *,
         out.append(a.reshape(k, local, *a.shape[1:]))
     return out
 
-  names, dtypes, shapes = [], [], []
-  for name in sorted(samplers):
-    for f in fields:
-      names.append(f"{name}_{f}")
-      dtypes.append(tf.as_dtype(arrays[f].dtype))
-      shapes.append((k, local, *arrays[f].shape[1:]))
+  names = [f"{name}_{f}" for name in sorted(samplers) for f in fields]
+  stop = 2**62 if stop_iteration is None else max(int(stop_iteration),
+                                                  start_iteration)
+  if not use_tf:
+    return (dict(zip(names, gather(it)))
+            for it in range(start_iteration, stop))
+
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  dtypes = [tf.as_dtype(arrays[f].dtype) for _ in sorted(samplers)
+            for f in fields]
+  shapes = [(k, local, *arrays[f].shape[1:]) for _ in sorted(samplers)
+            for f in fields]
 
   def tf_gather(it):
     outs = tf.numpy_function(gather, [it], dtypes, stateful=False)
     return {n: tf.ensure_shape(o, s) for n, o, s in zip(names, outs, shapes)}
 
-  ds = tf.data.Dataset.range(start_iteration,
-                             2**62 if stop_iteration is None
-                             else max(int(stop_iteration), start_iteration))
+  ds = tf.data.Dataset.range(start_iteration, stop)
   ds = ds.map(tf_gather, num_parallel_calls=tf.data.AUTOTUNE,
               deterministic=True)
   ds = ds.prefetch(prefetch)

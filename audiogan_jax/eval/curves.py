@@ -23,7 +23,7 @@ import numpy as np
 
 from audiogan_jax import viz
 from audiogan_jax.data import pipeline
-from audiogan_jax.train import classifier as clf
+from audiogan_jax.eval import classifier as clf
 
 CURVES_FILE = "curves.json"
 CURVES_PNG = "curves.png"

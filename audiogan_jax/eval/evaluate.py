@@ -1,4 +1,4 @@
-"""IS/FID of generators, real-data rows and GAN-train, with a trained classifier.
+"""IS/FID of generators and the real-data rows, with a trained classifier.
 
 The papers score generated audio with a classifier trained on the audio
 dataset in place of Inception (SPEC section 7): IS = exp(E_x KL(p(y|x) ||
@@ -47,16 +47,18 @@ from typing import Any, Iterator, NamedTuple, Optional, Union
 
 from absl import logging
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
 from audiogan_jax import export as export_lib
 from audiogan_jax import gans
+from audiogan_jax import generation
 from audiogan_jax import media
 from audiogan_jax.audio import spectrogram as spec_lib
 from audiogan_jax.data import pipeline
 from audiogan_jax.eval import metrics
-from audiogan_jax.train import classifier as clf
+from audiogan_jax.eval import classifier as clf
 
 Config = ml_collections.ConfigDict
 
@@ -400,49 +402,33 @@ def classifier_inputs(family, config: Config, outputs: np.ndarray,
   return pipeline.compute_spectrograms(waves, clip, chunk=len(waves))
 
 
-_GENERATE_FNS: dict[str, Any] = {}
-
-
-def _generate_fn(family, config: Config):
-  """The jitted ``(params, stats, z, y) -> outputs`` of one config (cached)."""
-  key = config.to_json()
-  if key not in _GENERATE_FNS:
-    _GENERATE_FNS[key] = jax.jit(
-        lambda p, s, z, y: family.generate(config, p, s, z, y))
-  return _GENERATE_FNS[key]
-
-
 def generated_batches(model: dict[str, Any], num: int, batch_size: int,
                       seed: int, clip: float, through_audio: bool,
                       labels: Optional[np.ndarray] = None
                       ) -> Iterator[tuple[np.ndarray, Optional[np.ndarray]]]:
   """Classifier inputs of ``num`` generated samples, batch by batch.
 
-  Latents and labels are drawn on the device from ``fold_in(key(seed), i)``
-  for batch i (labels uniform over the classes, as the papers' y_r), unless
-  ``labels`` [num] fixes them.
+  Latents and labels of batch i are :func:`audiogan_jax.generation.
+  random_inputs` (labels uniform over the classes, as the papers' y_r),
+  unless ``labels`` [num] fixes them.
 
   Yields:
     ``(spectrograms [B, 256, 128, 1], labels [B] or None)``; the last batch
     may be shorter.
   """
-  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
   config = model["config"]
   family = gans.get_family(str(config.model.family))
   params = jax.device_put(model["params"])
   stats = jax.device_put(model["batch_stats"])
   n_classes = family.num_classes(config)
-  gen = _generate_fn(family, config)
-  base = jax.random.key(int(seed))
   for b, i in enumerate(range(0, num, batch_size)):
     n = min(batch_size, num - i)
-    z, y = family.sample_latents(config, jax.random.fold_in(base, b),
-                                 batch_size)
+    z, y = generation.random_inputs(family, config, seed, b, batch_size)
     if labels is not None and n_classes:
       fixed = np.zeros((batch_size,), np.int32)
       fixed[:n] = labels[i:i + n]
       y = jnp.asarray(fixed)
-    out = np.asarray(gen(params, stats, z, y))[:n]
+    out = generation.generate(family, config, params, stats, z, y)[:n]
     x = classifier_inputs(family, config, out, clip, through_audio, seed + b)
     yield x, (None if y is None else np.asarray(y)[:n])
 
@@ -550,78 +536,3 @@ def score_generator(model: Union[str, dict[str, Any]],
       result["conditional"] = {"accuracy": float(np.mean(pred == target)),
                                "per_class": per_class}
   return result
-
-
-def gan_train(model: Union[str, dict[str, Any]],
-              classifier_config: Config, data_config: Config,
-              num_samples: int = 10000, batch_size: int = 64, seed: int = 0,
-              through_audio: bool = False, cache_dir: Optional[str] = None,
-              clip: Optional[float] = None,
-              modes: tuple[str, ...] = ("generated", "real+generated",
-                                        "real")) -> dict[str, Any]:
-  """GAN-train (GAAE Tables IV-V): a classifier trained on generated samples.
-
-  Generates ``num_samples`` clips with balanced labels from a conditional
-  generator, trains a fresh Simple Classifier (``classifier_config``) on
-  them alone, on real + generated training clips, and on the real ones
-  alone, each for the same steps, and scores each on the real test split.
-
-  Returns:
-    ``{"test_accuracy": {mode: accuracy}, "num_generated", "num_real",
-    "steps", "seconds"}``.
-
-  Raises:
-    ValueError: an unconditional generator, or generator classes the data
-      does not have.
-  """
-  if isinstance(model, str):
-    model = export_lib.load_generator(model)
-  config = model["config"]
-  family = gans.get_family(str(config.model.family))
-  n_classes = family.num_classes(config)
-  if not n_classes:
-    raise ValueError(f"GAN-train needs a class-conditional generator; this "
-                     f"{config.model.family} generator is unconditional")
-  data = classifier_data_config(data_config)
-  clip = float(data.spectrogram_clip) if clip is None else float(clip)
-  run = ml_collections.ConfigDict({"data": data.to_dict()})
-  ds = pipeline.load_dataset(run, cache_dir=cache_dir, with_test=True)
-  mapping = class_map(tuple(model.get("class_names", ())), ds.class_names,
-                       n_classes)
-  if mapping is None:
-    raise ValueError(f"the generator has {n_classes} classes but the data "
-                     f"has {ds.num_classes} ({', '.join(ds.class_names)})")
-  labels = np.arange(num_samples) % n_classes
-  rng = np.random.default_rng(seed)
-  rng.shuffle(labels)
-  gen_x = np.empty((num_samples, spec_lib.NUM_FREQ, spec_lib.NUM_FRAMES, 1),
-                   np.float16)
-  t0 = time.perf_counter()
-  i = 0
-  for x, _ in generated_batches(model, num_samples, batch_size, seed, clip,
-                                through_audio, labels):
-    gen_x[i:i + len(x)] = x
-    i += len(x)
-  gen_y = mapping[labels].astype(np.int32)
-  out: dict[str, Any] = {"test_accuracy": {}, "num_generated": num_samples,
-                         "num_real": int(len(ds.train)),
-                         "steps": int(classifier_config.num_steps)}
-  for mode in modes:
-    if mode == "generated":
-      x, y = gen_x, gen_y
-    elif mode == "real":
-      x, y = ds.train.spectrograms, ds.train.true_labels
-    elif mode == "real+generated":
-      x = np.concatenate([np.asarray(ds.train.spectrograms, np.float16),
-                          gen_x])
-      y = np.concatenate([ds.train.true_labels, gen_y])
-    else:
-      raise ValueError(f"unknown GAN-train mode {mode!r}")
-    _, hist = clf.train_classifier(x, y, ds.num_classes, classifier_config,
-                                   eval_x=ds.test.spectrograms,
-                                   eval_y=ds.test.true_labels)
-    out["test_accuracy"][mode] = float(hist["eval_accuracy"][-1])
-    logging.info("GAN-train (%s): real-test accuracy %.4f", mode,
-                 out["test_accuracy"][mode])
-  out["seconds"] = time.perf_counter() - t0
-  return out

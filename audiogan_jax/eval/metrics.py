@@ -4,7 +4,7 @@ The papers score generated audio with the Inception Score (IS) and the
 Fréchet Inception Distance (FID), but with a classifier trained on the audio
 dataset in place of the ImageNet Inception network: its class probabilities
 give the IS and its penultimate activations the FID features
-(``audiogan_jax.train.classifier.predict``). This module holds the scores
+(``audiogan_jax.eval.classifier.predict``). This module holds the scores
 themselves; they take logits and features and know nothing of the network.
 
 Inception Score (Salimans et al., 2016). With p(y|x) the classifier's class

@@ -9,15 +9,16 @@
 For each labelled fraction: trains the guided model of the config (GAAE or
 GGAN) for ``--steps`` iterations and scores its classifier (GAAE's C, GGAN's
 Cx) on the held-out split every ``--eval_every`` iterations; then trains the
-Simple Classifier (``train/classifier.py``: GAAE Table XXIV, Adam 1e-4, the
+Simple Classifier (``eval/classifier.py``: GAAE Table XXIV, Adam 1e-4, the
 paper's augmentation) on the labelled clips alone for the same number of
 steps at the same batch size, i.e. on as many labelled examples as C saw,
 and scores it the same way.
 
-The guided model's steps are driven directly, with batches gathered in numpy
-(the trainer's index samplers, one per stream) instead of tf.data: the script
-needs no TensorFlow, so it also runs on accelerator machines that lack it.
-Nothing is checkpointed or exported.
+The guided model's steps are driven directly, on the training pipeline's
+batches gathered in numpy (``pipeline.make_iterator(use_tf=False)``: the
+script needs no TensorFlow, so it also runs on accelerator machines that lack
+it), and C is scored as the trainer scores it
+(``train/tasks/accuracy.py``). Nothing is checkpointed or exported.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import json
 import os
 import sys
 import time
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 from absl import app
 from absl import flags
@@ -34,7 +35,6 @@ from absl import logging
 import jax
 import ml_collections
 from ml_collections import config_flags
-import numpy as np
 
 from audiogan_jax import gans
 from audiogan_jax import viz
@@ -42,37 +42,9 @@ from audiogan_jax.data import pipeline
 from audiogan_jax.eval import curves
 from audiogan_jax.train import sharding
 from audiogan_jax.train import trainer
+from audiogan_jax.train.tasks import accuracy
 
 Config = ml_collections.ConfigDict
-
-# Stream ids of the samplers below (arbitrary constants; the published table
-# was measured with these).
-_IDS = {"all": 1, "labelled": 2, "unlabelled": 3}
-
-
-def numpy_batches(dataset: pipeline.Dataset, streams: dict[str, str],
-                  batch_size: int, k: int, seed: int
-                  ) -> Iterator[dict[str, np.ndarray]]:
-  """Batches like ``pipeline.make_iterator``'s, gathered in numpy."""
-  split = dataset.train
-  samplers = {name: pipeline.IndexSampler(pipeline.stream_pool(split, pool),
-                                          batch_size, seed,
-                                          _IDS[pool] * 1000 + i)
-              for i, (name, pool) in enumerate(sorted(streams.items()))}
-  it = 0
-  while True:
-    out = {}
-    for name, s in samplers.items():
-      idx = np.stack([s.batch(it * k + j) for j in range(k)])
-      flat = idx.reshape(-1)
-      order = np.argsort(flat, kind="stable")
-      spec = np.empty((len(flat), *split.spectrograms.shape[1:]), np.float32)
-      spec[order] = np.asarray(split.spectrograms[flat[order]], np.float32)
-      out[f"{name}_spectrogram"] = spec.reshape(*idx.shape, *spec.shape[1:])
-      out[f"{name}_label"] = split.labels[idx]
-    yield out
-    it += 1
-
 
 def train_guided(config: Config, dataset: pipeline.Dataset, steps: int,
                  eval_every: int, max_seconds: float = 0.0) -> dict[str, Any]:
@@ -86,11 +58,12 @@ def train_guided(config: Config, dataset: pipeline.Dataset, steps: int,
   state = trainer.init_state(family, config, mesh)
   step_fn = trainer.make_train_step(family, config, mesh)
   key = jax.random.key(int(config.train.seed) + 1)
-  predict = trainer.make_predict(family, config)
-  batches = numpy_batches(dataset, family.streams(config),
-                          int(config.train.batch_size),
-                          family.steps_per_iteration(config),
-                          int(config.train.seed))
+  predict = accuracy.make_predict(family, config)
+  batches = pipeline.make_iterator(
+      dataset, family.streams(config),
+      global_batch=int(config.train.batch_size),
+      steps_per_iteration=family.steps_per_iteration(config),
+      seed=int(config.train.seed), stop_iteration=steps, use_tf=False)
   enc = family.ENCODER
   history, t0, done = [], time.perf_counter(), 0
   for step in range(steps):
@@ -98,7 +71,7 @@ def train_guided(config: Config, dataset: pipeline.Dataset, steps: int,
     done = step + 1
     late = bool(max_seconds) and time.perf_counter() - t0 > max_seconds
     if done % eval_every == 0 or done == steps or late:
-      acc = trainer.held_out_accuracy(
+      acc = accuracy.held_out_accuracy(
           predict, {n: state.params[n] for n in enc},
           {n: state.stats[n] for n in enc}, dataset.test, 100)
       losses = {n: round(float(v), 4)

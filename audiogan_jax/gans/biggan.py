@@ -8,7 +8,6 @@ discriminator updates per generator update, each on a fresh real batch.
 
 from __future__ import annotations
 
-import functools
 from typing import Any, Mapping
 
 import jax
@@ -18,8 +17,8 @@ import optax
 
 from audiogan_jax.gans import common
 from audiogan_jax.models import biggan as nets
-from audiogan_jax.train import losses
-from audiogan_jax.train import state as state_lib
+from audiogan_jax.gans import losses
+from audiogan_jax.gans import state as state_lib
 
 GANState = state_lib.GANState
 Config = ml_collections.ConfigDict
@@ -193,3 +192,6 @@ def network_inputs(config: Config, name: str, batch: int = 2):
 
 GENERATOR = "g"
 ENCODER: tuple[str, ...] = ()
+# Config keys the compiled iteration reads beyond gans/family.py's common
+# ones (the compiled-step cache key).
+STEP_CONFIG_KEYS = ("train.d_steps",)

@@ -10,7 +10,7 @@ import ml_collections
 import optax
 
 from audiogan_jax.models import layers
-from audiogan_jax.train import state as state_lib
+from audiogan_jax.gans import state as state_lib
 
 Config = ml_collections.ConfigDict
 

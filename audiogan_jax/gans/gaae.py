@@ -53,14 +53,17 @@ import optax
 from audiogan_jax.gans import common
 from audiogan_jax.models import biggan as nets
 from audiogan_jax.models import guided
-from audiogan_jax.train import losses
-from audiogan_jax.train import state as state_lib
+from audiogan_jax.gans import losses
+from audiogan_jax.gans import state as state_lib
 
 GANState = state_lib.GANState
 Config = ml_collections.ConfigDict
 
 GENERATOR = "dec"
 ENCODER = ("enc", "cls")
+# Config keys the compiled iteration reads beyond gans/family.py's common
+# ones (the compiled-step cache key).
+STEP_CONFIG_KEYS = ("train.d_steps",)
 # Optimizer groups: E, Dec and C share one (lr 5e-5), S and L the other
 # (lr 2e-4). Adam is per-parameter, so grouping S with L changes nothing.
 GROUPS = {"edc": ("cls", "dec", "enc"), "disc": ("lat", "s")}

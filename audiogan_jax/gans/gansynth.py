@@ -43,14 +43,17 @@ import optax
 from audiogan_jax.audio import ifspec
 from audiogan_jax.gans import common
 from audiogan_jax.models import progressive as nets
-from audiogan_jax.train import losses
-from audiogan_jax.train import state as state_lib
+from audiogan_jax.gans import losses
+from audiogan_jax.gans import state as state_lib
 
 GANState = state_lib.GANState
 Config = ml_collections.ConfigDict
 
 GENERATOR = "g"
 ENCODER: tuple[str, ...] = ()
+# Config keys the compiled iteration reads beyond gans/family.py's common
+# ones (the compiled-step cache key).
+STEP_CONFIG_KEYS = ("data.num_samples",)
 OUTPUT_KIND = "ifspec"
 
 # Named random streams, folded into each update's key.

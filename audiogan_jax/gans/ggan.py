@@ -50,14 +50,17 @@ import optax
 from audiogan_jax.gans import common
 from audiogan_jax.models import biggan as nets
 from audiogan_jax.models import guided
-from audiogan_jax.train import losses
-from audiogan_jax.train import state as state_lib
+from audiogan_jax.gans import losses
+from audiogan_jax.gans import state as state_lib
 
 GANState = state_lib.GANState
 Config = ml_collections.ConfigDict
 
 GENERATOR = ("e", "g")
 ENCODER = ("cx", "d", "f")
+# Config keys the compiled iteration reads beyond gans/family.py's common
+# ones (the compiled-step cache key).
+STEP_CONFIG_KEYS = ("train.d_steps",)
 GROUPS = {"disc": ("d", "d2", "df", "dh"), "gen": ("ce", "e", "g"),
           "feat": ("cx", "f")}
 

@@ -46,7 +46,7 @@ from audiogan_jax import media
 from audiogan_jax.data import pipeline
 from audiogan_jax.gans import common as gan_common
 from audiogan_jax.train import sharding
-from audiogan_jax.train import state as state_lib
+from audiogan_jax.gans import state as state_lib
 from audiogan_jax.train import trainer
 
 Config = ml_collections.ConfigDict
@@ -192,7 +192,7 @@ def count_flops(config: Config, config_name: str = "",
   config = trainer.resolve_batch_size(config, mesh)
   if int(config.model.get("num_classes", -1)) <= 0:
     config.model.num_classes = int(config.data.synthetic.num_classes)
-  if str(config.model.family) == "specgan" and not len(
+  if family.output_kind(config) == media.SPECGAN and not len(
       config.model.get("norm_mean", ()) or ()):
     config.model.norm_mean, config.model.norm_std = [0.0] * 128, [1.0] * 128
   state, batch = abstract_inputs(family, config)

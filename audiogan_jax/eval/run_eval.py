@@ -23,10 +23,12 @@ from absl import logging
 import ml_collections
 import numpy as np
 
-from audiogan_jax import export as export_lib
+from audiogan_jax import encoding
 from audiogan_jax import gans
+from audiogan_jax import generation
 from audiogan_jax import media
 from audiogan_jax import viz
+from audiogan_jax import workdir as workdir_lib
 from audiogan_jax.data import pipeline
 from audiogan_jax.eval import curves as curves_lib
 from audiogan_jax.eval import evaluate
@@ -35,9 +37,8 @@ from audiogan_jax.eval import represent
 
 Config = ml_collections.ConfigDict
 
-EVAL_DIR = "eval"
+EVAL_DIR = workdir_lib.EVAL_DIR
 SCORE_FILE = "score.json"
-REPORT_FILE = "report.html"
 
 
 def eval_settings(config: Config) -> Config:
@@ -46,11 +47,6 @@ def eval_settings(config: Config) -> Config:
   if "eval" in config:
     c.update(config.eval.to_dict())
   return c
-
-
-def cache_dir_of(config: Config, workdir: str) -> str:
-  """The spectrogram cache a run uses (``data.cache_dir`` or WORKDIR/cache)."""
-  return config.data.get("cache_dir", "") or os.path.join(workdir, "cache")
 
 
 def ensure_classifier(config: Config, workdir: str) -> str:
@@ -72,22 +68,12 @@ def ensure_classifier(config: Config, workdir: str) -> str:
   run = ml_collections.ConfigDict(config.to_dict())
   run.eval = settings
   result = evaluate.train_eval_classifier(run, path,
-                                          cache_dir_of(config, workdir))
+                                          workdir_lib.cache_dir(config, workdir))
   with open(os.path.join(workdir, EVAL_DIR, "classifier.json"), "w") as f:
     json.dump(result, f, indent=2)
   logging.info("evaluation classifier: test accuracy %.4f",
                result["test_accuracy"])
   return path
-
-
-def load_run_generator(workdir: str) -> dict[str, Any]:
-  """The workdir's exported generator, or its newest checkpoint's."""
-  path = os.path.join(workdir, export_lib.GENERATOR_FILE)
-  if os.path.exists(path):
-    return export_lib.load_generator(path)
-  run = export_lib.restore_workdir(workdir)
-  return export_lib.model_from_state("generator", run.family, run.config,
-                                     run.state, run.class_names, run.step)
 
 
 def _fmt_pm(mean: Optional[float], std: Optional[float]) -> str:
@@ -190,11 +176,11 @@ def build_report(workdir: str, output: Optional[str] = None,
   Returns:
     The report's path.
   """
-  model = load_run_generator(workdir)
+  model = workdir_lib.load_model(workdir, "generator")
   config = model["config"]
   settings = eval_settings(config)
   family = gans.get_family(str(config.model.family))
-  cache_dir = cache_dir_of(config, workdir)
+  cache_dir = workdir_lib.cache_dir(config, workdir)
   out_dir = os.path.join(workdir, EVAL_DIR)
   os.makedirs(out_dir, exist_ok=True)
   num_samples = int(settings.num_samples if num_samples is None
@@ -226,26 +212,24 @@ def build_report(workdir: str, output: Optional[str] = None,
   # Representations of a guided model.
   rep = None
   if family.ENCODER:
-    from audiogan_jax.cli import encode  # pylint: disable=g-import-not-at-top
-    enc, _ = encode.load_model(workdir=workdir)
+    enc, _ = encoding.load_model(workdir=workdir)
     rep = represent.evaluate_representations(
         enc, os.path.join(out_dir, "representation"), cache_dir,
         tsne_points=500, seed=seed)
 
   # Generated sounds per class, real clips per class, an interpolation.
-  from audiogan_jax.cli import generate as gen_cli  # pylint: disable=g-import-not-at-top
   names = tuple(model["class_names"])
   n_classes = family.num_classes(config)
   rows = []
   if n_classes:
     for k in range(n_classes):
-      outs, _, _ = gen_cli.generate_spectrograms(model, per_class, k, seed)
+      outs, _, _ = generation.generate_spectrograms(model, per_class, k, seed)
       imgs, waves = media.to_media(family, config, outs, "pghi", seed)
       rows.append((names[k] if k < len(names) else str(k),
                    _sounds(imgs, waves)))
   else:
-    outs, _, _ = gen_cli.generate_spectrograms(model, per_class * 4, None,
-                                               seed)
+    outs, _, _ = generation.generate_spectrograms(model, per_class * 4, None,
+                                                  seed)
     imgs, waves = media.to_media(family, config, outs, "pghi", seed)
     rows.append(("samples", _sounds(imgs, waves)))
 
@@ -265,8 +249,8 @@ def build_report(workdir: str, output: Optional[str] = None,
   figures = []
   steps = 8
   label = 0 if n_classes else None
-  outs, _, _ = gen_cli.generate_spectrograms(model, steps, label, seed + 1,
-                                             interpolate=steps)
+  outs, _, _ = generation.generate_spectrograms(
+      model, steps, label, seed + 1, interpolate=steps)
   imgs, waves = media.to_media(family, config, outs, "pghi", seed)
   figures.append(report_lib.Figure(
       title="Interpolation",
@@ -310,5 +294,5 @@ def build_report(workdir: str, output: Optional[str] = None,
       sample_rate=int(config.data.get("sample_rate", 16000)),
       classes=rows, real=real_rows, tables=tables, figures=figures,
       config_json=config.to_json(indent=2), facts=facts)
-  output = output or os.path.join(workdir, REPORT_FILE)
+  output = output or os.path.join(workdir, workdir_lib.REPORT_FILE)
   return report_lib.write_report(output, data_out)
