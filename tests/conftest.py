@@ -37,19 +37,17 @@ def tiny():
   return tiny_config()
 
 
-# The longest files first, by their times measured on 2 CPU cores
-# (2026-12-07): run two at a time (pytest.ini: -n 2 --dist loadfile
-# --no-loadscope-reorder, which keeps this order instead of xdist's by
-# number of tests), the slow ones then overlap instead of finishing last on
-# one worker (longest-processing-time-first scheduling).
-_SLOW_FIRST = ("test_demo_report.py", "test_guided_training.py",
-               "test_conditional_learning.py", "test_preemption.py",
-               "test_mixed_precision.py", "test_guided_losses.py",
-               "test_evaluate.py", "test_gansynth.py",
-               "test_robust_training.py", "test_training.py",
-               "test_wavegan.py", "test_multidevice.py", "test_classifier.py",
-               "test_bench.py", "test_encode_cli.py", "test_models.py",
-               "test_family.py")
+# The longest files first: run two at a time (pytest.ini: -n 2 --dist
+# loadfile --no-loadscope-reorder, which keeps this order instead of
+# xdist's by number of tests), the slow ones then overlap instead of
+# finishing last on one worker (longest-processing-time-first scheduling).
+_SLOW_FIRST = ("test_conditional_learning.py", "test_guided_training.py",
+               "test_demo_report.py",
+               "test_mixed_precision.py", "test_preemption.py",
+               "test_gansynth.py", "test_wavegan.py", "test_training.py",
+               "test_robust_training.py", "test_multidevice.py",
+               "test_guided_losses.py", "test_evaluate.py",
+               "test_classifier.py")
 
 
 def pytest_collection_modifyitems(config, items):  # pylint: disable=unused-argument
