@@ -37,7 +37,6 @@ from audiogan_jax.eval import represent
 
 Config = ml_collections.ConfigDict
 
-EVAL_DIR = workdir_lib.EVAL_DIR
 SCORE_FILE = "score.json"
 
 
@@ -60,7 +59,7 @@ def ensure_classifier(config: Config, workdir: str) -> str:
           "with audiogan-eval train-classifier, or set it to '' to train one "
           "in the workdir")
     return path
-  path = os.path.join(workdir, EVAL_DIR, evaluate.CLASSIFIER_FILE)
+  path = os.path.join(workdir, workdir_lib.EVAL_DIR, evaluate.CLASSIFIER_FILE)
   if os.path.exists(path):
     return path
   logging.info("training the evaluation classifier (%d steps) into %s",
@@ -69,7 +68,7 @@ def ensure_classifier(config: Config, workdir: str) -> str:
   run.eval = settings
   result = evaluate.train_eval_classifier(run, path,
                                           workdir_lib.cache_dir(config, workdir))
-  with open(os.path.join(workdir, EVAL_DIR, "classifier.json"), "w") as f:
+  with open(os.path.join(workdir, workdir_lib.EVAL_DIR, "classifier.json"), "w") as f:
     json.dump(result, f, indent=2)
   logging.info("evaluation classifier: test accuracy %.4f",
                result["test_accuracy"])
@@ -181,7 +180,7 @@ def build_report(workdir: str, output: Optional[str] = None,
   settings = eval_settings(config)
   family = gans.get_family(str(config.model.family))
   cache_dir = workdir_lib.cache_dir(config, workdir)
-  out_dir = os.path.join(workdir, EVAL_DIR)
+  out_dir = os.path.join(workdir, workdir_lib.EVAL_DIR)
   os.makedirs(out_dir, exist_ok=True)
   num_samples = int(settings.num_samples if num_samples is None
                     else num_samples)
