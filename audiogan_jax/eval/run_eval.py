@@ -59,7 +59,8 @@ def ensure_classifier(config: Config, workdir: str) -> str:
           "with audiogan-eval train-classifier, or set it to '' to train one "
           "in the workdir")
     return path
-  path = os.path.join(workdir, workdir_lib.EVAL_DIR, evaluate.CLASSIFIER_FILE)
+  path = os.path.join(workdir, workdir_lib.EVAL_DIR,
+                      evaluate.CLASSIFIER_FILE)
   if os.path.exists(path):
     return path
   logging.info("training the evaluation classifier (%d steps) into %s",
@@ -68,7 +69,8 @@ def ensure_classifier(config: Config, workdir: str) -> str:
   run.eval = settings
   result = evaluate.train_eval_classifier(run, path,
                                           workdir_lib.cache_dir(config, workdir))
-  with open(os.path.join(workdir, workdir_lib.EVAL_DIR, "classifier.json"), "w") as f:
+  with open(os.path.join(workdir, workdir_lib.EVAL_DIR, "classifier.json"),
+            "w") as f:
     json.dump(result, f, indent=2)
   logging.info("evaluation classifier: test accuracy %.4f",
                result["test_accuracy"])
