@@ -51,3 +51,16 @@ def to_global(batch: Mapping[str, np.ndarray], mesh: Mesh) -> dict[str, Any]:
                     *local.shape[2:])
     out[name] = jax.make_array_from_process_local_data(sh, local, global_shape)
   return out
+
+
+def replicate(value: Any, mesh: Mesh) -> Any:
+  """A host value that every process holds alike (a PRNG key, a scalar), as
+  one array replicated over the mesh's devices of all processes."""
+  rep = replicated(mesh)
+  if jax.dtypes.issubdtype(getattr(value, "dtype", None), jax.dtypes.prng_key):
+    data = np.asarray(jax.random.key_data(value))
+    return jax.random.wrap_key_data(
+        jax.make_array_from_process_local_data(rep, data),
+        impl=jax.random.key_impl(value))
+  value = np.asarray(value)
+  return jax.make_array_from_process_local_data(rep, value)
