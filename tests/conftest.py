@@ -37,27 +37,6 @@ def tiny():
   return tiny_config()
 
 
-# The longest files first: run two at a time (pytest.ini: -n 2 --dist
-# loadfile --no-loadscope-reorder, which keeps this order instead of
-# xdist's by number of tests), the slow ones then overlap instead of
-# finishing last on one worker (longest-processing-time-first scheduling).
-_SLOW_FIRST = ("test_conditional_learning.py", "test_guided_training.py",
-               "test_demo_report.py",
-               "test_mixed_precision.py", "test_preemption.py",
-               "test_gansynth.py", "test_wavegan.py", "test_training.py",
-               "test_robust_training.py", "test_multidevice.py",
-               "test_guided_losses.py", "test_evaluate.py",
-               "test_classifier.py")
-
-
-def pytest_collection_modifyitems(config, items):  # pylint: disable=unused-argument
-  """Orders the test files slowest first (the order within a file is kept)."""
-  def rank(item):
-    name = os.path.basename(str(item.fspath))
-    return _SLOW_FIRST.index(name) if name in _SLOW_FIRST else len(_SLOW_FIRST)
-  items.sort(key=rank)
-
-
 def pytest_unconfigure(config):  # pylint: disable=unused-argument
   """Removes this run's compilation cache (in the process that made it)."""
   if _OWN_CACHE:

@@ -48,9 +48,7 @@ _TABLE = flags.DEFINE_string(
 _ITERATION = flags.DEFINE_integer(
     "iteration", -1, "Measure the step as it runs at this training "
     "iteration (GANSynth: the growth stage there); -1: the last one.")
-_DISTRIBUTED = flags.DEFINE_bool(
-    "distributed", False,
-    "Call jax.distributed.initialize() (one process per host).")
+_DISTRIBUTED = common.define_distributed_flags()
 
 
 @common.user_errors("audiogan-bench")
@@ -67,8 +65,7 @@ def main(argv) -> None:
                      "--config=configs/<name>.py (or --table=FILE)")
   common.hide_accelerators_from_tensorflow()
   import jax  # pylint: disable=g-import-not-at-top
-  if _DISTRIBUTED.value:
-    jax.distributed.initialize()
+  common.initialize_distributed(_DISTRIBUTED)
   from audiogan_jax.train import bench  # pylint: disable=g-import-not-at-top
   if _FLOPS_ONLY.value:
     row = bench.count_flops(_CONFIG.value,

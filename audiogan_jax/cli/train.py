@@ -25,9 +25,7 @@ _CONFIG = config_flags.DEFINE_config_file(
     lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None,
                                "Directory for checkpoints, logs and samples.")
-_DISTRIBUTED = flags.DEFINE_bool(
-    "distributed", False,
-    "Call jax.distributed.initialize() (one process per host).")
+_DISTRIBUTED = common.define_distributed_flags()
 _OVERWRITE = flags.DEFINE_bool(
     "overwrite", False,
     "Start afresh in a --workdir that holds another run: its files are moved "
@@ -41,9 +39,7 @@ def main(argv) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   common.hide_accelerators_from_tensorflow()
-  import jax  # pylint: disable=g-import-not-at-top
-  if _DISTRIBUTED.value:
-    jax.distributed.initialize()
+  common.initialize_distributed(_DISTRIBUTED)
   from audiogan_jax.train import trainer  # pylint: disable=g-import-not-at-top
   common.setup_logging()
   try:
@@ -51,7 +47,7 @@ def main(argv) -> None:
                                overwrite=_OVERWRITE.value)
   except trainer.TrainingInterrupted as e:
     print(f"audiogan-train: {e}", file=sys.stderr)
-    sys.exit(128 + e.signum)
+    common.exit_now(128 + e.signum)
 
 
 def run() -> None:

@@ -268,11 +268,10 @@ def benchmark(config: Config, *, steps: int = 10, warmup: int = 2,
   it = _iteration(config, iteration)
   variant = trainer.step_variant(family, config, it)
   if variant is not None:
-    state = state.replace(step=jax.device_put(
-        jnp.asarray(it, state.step.dtype), sharding.replicated(mesh)))
+    state = state.replace(step=sharding.replicate(
+        np.asarray(it, state.step.dtype), mesh))
   batch = sharding.to_global(host_batch, mesh)
-  key = jax.device_put(jax.random.key(int(tc.seed) + 1),
-                       sharding.replicated(mesh))
+  key = sharding.replicate(jax.random.key(int(tc.seed) + 1), mesh)
   step = trainer.make_train_step(family, config, mesh)
   t0 = time.perf_counter()
   lowered = step.lower(state, batch, key, variant)

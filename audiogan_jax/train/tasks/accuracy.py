@@ -150,7 +150,8 @@ class HeldOutAccuracy(base.Task):
       return None
     z, y = probe["inputs"]
     out = generation.generate(
-        family, config, *gan_common.generator_variables(family, state), z, y)
+        family, config,
+        *base.on_host(gan_common.generator_variables(family, state)), z, y)
     x = evaluate_lib.classifier_inputs(family, config, out,
                                        probe["classifier"].clip, False)
     logits, _ = evaluate_lib.classify(probe["classifier"], x)
@@ -159,12 +160,14 @@ class HeldOutAccuracy(base.Task):
 
   def __call__(self, state, step: int) -> None:
     run, enc = self.run, self.run.family.ENCODER
+    if not run.main:
+      return
     row: dict[str, Any] = {"step": step}
     if enc:
       row["accuracy"] = held_out_accuracy(
-          self.predict, {n: state.params[n] for n in enc},
-          {n: state.stats[n] for n in enc}, run.dataset.test,
-          int(run.config.train.get("eval_batch_size", 64)))
+          self.predict, *base.on_host(({n: state.params[n] for n in enc},
+                                       {n: state.stats[n] for n in enc})),
+          run.dataset.test, int(run.config.train.get("eval_batch_size", 64)))
     cond = self.conditional_accuracy(state)
     if cond is not None:
       row["conditional_accuracy"] = cond
@@ -175,9 +178,8 @@ class HeldOutAccuracy(base.Task):
                  "conditional accuracy of generated clips %s", step,
                  f"{row['accuracy']:.4f}" if "accuracy" in row else "-",
                  f"{cond:.4f}" if cond is not None else "-")
-    if run.main:
-      with open(os.path.join(run.workdir, workdir_lib.EVAL_FILE), "w") as f:
-        json.dump({"held_out_accuracy": self.log}, f, indent=2)
+    with open(os.path.join(run.workdir, workdir_lib.EVAL_FILE), "w") as f:
+      json.dump({"held_out_accuracy": self.log}, f, indent=2)
 
   def finish(self, state, step: int) -> None:
     if self.log and self.run.main:

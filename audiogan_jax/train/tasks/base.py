@@ -1,4 +1,5 @@
-"""What every periodic task shares: :class:`Task`, :class:`Run`, :func:`itstime`."""
+"""What every periodic task shares: :class:`Task`, :class:`Run`,
+:func:`itstime`, :func:`on_host`."""
 
 from __future__ import annotations
 
@@ -21,6 +22,17 @@ def itstime(step: int, every: int, last: Optional[int] = None) -> bool:
   """Whether work done every ``every`` iterations runs after ``step``
   (also after the run's ``last`` iteration, if given; never if every <= 0)."""
   return every > 0 and (step % every == 0 or step == last)
+
+
+def on_host(tree: Any) -> Any:
+  """Host copies of (replicated) state arrays.
+
+  Work that process 0 does alone (samples, evaluations, scores) runs on
+  these, i.e. on its own device: a jitted function given the state's global
+  arrays would be one program over every process's devices, which the other
+  processes never run.
+  """
+  return jax.device_get(tree)
 
 
 @dataclasses.dataclass

@@ -36,11 +36,12 @@ class SampleSheets(base.Task):
 
   def __call__(self, state, step: int) -> None:
     run, family, config = self.run, self.run.family, self.run.config
-    outputs = generation.generate(
-        family, config, *gan_common.generator_variables(family, state),
-        self.z, self.y)
     if not run.main:
       return
+    outputs = generation.generate(
+        family, config,
+        *base.on_host(gan_common.generator_variables(family, state)),
+        self.z, self.y)
     specs, waves = media.to_media(family, config, outputs)
     rate = int(config.data.get("sample_rate", 16000))
     generation.write_samples(
