@@ -27,6 +27,7 @@ import pytest
 from audiogan_jax import gans
 from audiogan_jax import workdir as workdir_lib
 from audiogan_jax.data import pipeline
+from tests_helpers import last_logged_step
 from tests_helpers import tiny_gaae_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -106,23 +107,9 @@ def _start_job(config, workdir):
       stderr=subprocess.PIPE, text=True) for i in range(2)]
 
 
-def _last_step(workdir):
-  try:
-    with open(os.path.join(workdir, "metrics.jsonl")) as f:
-      lines = f.read().splitlines()
-  except OSError:
-    return -1
-  for line in reversed(lines):
-    try:
-      return int(json.loads(line)["step"])
-    except (ValueError, KeyError):
-      continue   # a line being written
-  return -1
-
-
 def _wait_for_step(procs, workdir, step):
   deadline = time.time() + 300
-  while _last_step(workdir) < step:
+  while last_logged_step(workdir) < step:
     assert time.time() < deadline, "the job did not reach step %d" % step
     assert all(p.poll() is None for p in procs), [
         p.stderr.read()[-2000:] for p in procs if p.poll() is not None]

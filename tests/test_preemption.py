@@ -1,7 +1,6 @@
 """Fault injection: audiogan-train killed at random points and resumed each
 time ends with the parameters of an uninterrupted run (same seed, CPU)."""
 
-import json
 import os
 import signal
 import subprocess
@@ -14,6 +13,7 @@ import pytest
 
 from audiogan_jax import checkpoint as ckpt_lib
 from audiogan_jax.train import trainer
+from tests_helpers import last_logged_step
 from tests_helpers import tiny_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -52,20 +52,6 @@ def _final_state(workdir):
   return state
 
 
-def _last_step(workdir):
-  try:
-    with open(os.path.join(workdir, "metrics.jsonl")) as f:
-      lines = f.read().splitlines()
-  except OSError:
-    return -1
-  for line in reversed(lines):
-    try:
-      return int(json.loads(line)["step"])
-    except (ValueError, KeyError):
-      continue   # a line being written
-  return -1
-
-
 def _run(config_path, workdir, kill_at=None, sig=signal.SIGKILL, args=()):
   """audiogan-train; with ``kill_at``, sent ``sig`` once that step is logged."""
   proc = subprocess.Popen(
@@ -73,11 +59,11 @@ def _run(config_path, workdir, kill_at=None, sig=signal.SIGKILL, args=()):
        f"--config={config_path}", f"--workdir={workdir}", *args],
       cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
       text=True)
-  start = _last_step(workdir)
+  start = last_logged_step(workdir)
   if kill_at is not None:
     deadline = time.time() + 300
     while proc.poll() is None and time.time() < deadline:
-      if _last_step(workdir) >= kill_at:
+      if last_logged_step(workdir) >= kill_at:
         proc.send_signal(sig)
         break
       time.sleep(0.005)

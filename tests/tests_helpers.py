@@ -6,6 +6,7 @@ and on these sizes 10-20 % quicker to compile, which is most of the suite's
 time (the unrolled form is what test_bench measures).
 """
 
+import json
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -128,3 +129,19 @@ def tiny_gansynth_config(pitches: str = "48,55,62,69"):
 def fit_softmax(x, y, num_classes, steps, lr=0.1):
   """Softmax regression on standardised features; returns a predictor."""
   return represent.softmax_regression(x, y, num_classes, steps, lr)
+
+
+def last_logged_step(workdir: str) -> int:
+  """The newest step in ``workdir``/metrics.jsonl (-1 before the first),
+  read while a training process may be writing it."""
+  try:
+    with open(os.path.join(workdir, "metrics.jsonl")) as f:
+      lines = f.read().splitlines()
+  except OSError:
+    return -1
+  for line in reversed(lines):
+    try:
+      return int(json.loads(line)["step"])
+    except (ValueError, KeyError):
+      continue   # a line being written
+  return -1
