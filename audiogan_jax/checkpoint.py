@@ -23,14 +23,6 @@ import orbax.checkpoint as ocp
 from audiogan_jax.errors import CheckpointError  # pylint: disable=unused-import
 
 
-def abstract_like(tree: Any) -> Any:
-  """Shape/dtype/sharding structs of a pytree of arrays (the restore target)."""
-  return jax.tree.map(
-      lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype,
-                                     sharding=getattr(x, "sharding", None)),
-      tree)
-
-
 def _reason(e: BaseException) -> str:
   text = " ".join(str(e).split()) or type(e).__name__
   return text[:200]
