@@ -17,7 +17,6 @@ import time
 from typing import Any, Optional
 
 from absl import logging
-import jax
 import orbax.checkpoint as ocp
 
 from audiogan_jax.errors import CheckpointError  # pylint: disable=unused-import
