@@ -22,13 +22,13 @@ makes 200 iterations about three times slower).
 
 import json
 import os
-import re
 import subprocess
 import sys
 
 import pytest
 
 import browser_check
+from tests_helpers import optimised_xla_flags
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STEPS = 200
@@ -44,14 +44,13 @@ def demo_run(tmp_path_factory):
       "--config.train.log_every=50",
       "--config.eval.num_samples=40", f"--config.eval.score_every={STEPS}",
       "--config.eval.report_per_class=1"]
-  xla = re.sub(r"--xla_backend_optimization_level=\S+", "",
-               os.environ.get("XLA_FLAGS", "")).strip()
   p = subprocess.run(
       [sys.executable, "-m", "audiogan_jax.cli.train",
        f"--config={os.path.join(ROOT, 'configs', 'demo.py')}",
        f"--workdir={workdir}", *overrides],
       capture_output=True, text=True, timeout=1500,
-      env=dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS=xla))
+      env=dict(os.environ, JAX_PLATFORMS="cpu",
+               XLA_FLAGS=optimised_xla_flags()))
   assert p.returncode == 0, p.stderr[-3000:]
   return workdir, p
 

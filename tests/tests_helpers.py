@@ -8,6 +8,7 @@ time (the unrolled form is what test_bench measures).
 
 import json
 import os
+import re
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -145,3 +146,12 @@ def last_logged_step(workdir: str) -> int:
     except (ValueError, KeyError):
       continue   # a line being written
   return -1
+
+
+def optimised_xla_flags() -> str:
+  """XLA_FLAGS without the suite's ``--xla_backend_optimization_level=0``
+  (conftest.py), for the commands that train for hundreds of iterations
+  (the demo's and the conditional WaveGANs' learning runs): there the
+  optimised code's speed counts more than its compile time."""
+  return re.sub(r"--xla_backend_optimization_level=\S+", "",
+                os.environ.get("XLA_FLAGS", "")).strip()
