@@ -20,6 +20,7 @@ from absl import logging
 import orbax.checkpoint as ocp
 
 from audiogan_jax.errors import CheckpointError  # pylint: disable=unused-import
+from audiogan_jax.errors import lost_process
 
 
 def _reason(e: BaseException) -> str:
@@ -126,6 +127,8 @@ class Checkpointer:
                                         meta=ocp.args.JsonSave(meta)),
           force=force)
     except (OSError, ValueError, RuntimeError) as e:
+      if lost_process(e):
+        raise
       raise self._error(step, e) from e
 
   def wait(self) -> None:
@@ -133,6 +136,8 @@ class Checkpointer:
     try:
       self.manager.wait_until_finished()
     except (OSError, ValueError, RuntimeError) as e:
+      if lost_process(e):
+        raise
       raise self._error(self._pending, e) from e
 
   def close(self) -> None:

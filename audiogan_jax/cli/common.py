@@ -122,6 +122,25 @@ def exit_now(code: int) -> None:
   os._exit(code)  # pylint: disable=protected-access
 
 
+LOST_PROCESS_EXIT_CODE = 1
+
+
+def lost_process_exit(prog: str, e: BaseException) -> None:
+  """Ends this process of a jax.distributed job whose peer is gone: one line
+  and exit status 1, at once. The interpreter's teardown is skipped: its
+  jax.distributed shutdown would wait for, or abort on, the lost peer."""
+  from absl import logging  # pylint: disable=g-import-not-at-top
+  why = " ".join(str(e).split())
+  if len(why) > 200:
+    why = why[:197] + "..."
+  logging.flush()
+  sys.stdout.flush()
+  print(f"{prog}: error: this job lost one of its processes ({why}); rerun "
+        "the same command to resume from the last checkpoint",
+        file=sys.stderr, flush=True)
+  os._exit(LOST_PROCESS_EXIT_CODE)  # pylint: disable=protected-access
+
+
 def setup_logging() -> None:
   """INFO logging for audiogan_jax, warnings only from the libraries."""
   from absl import logging  # pylint: disable=g-import-not-at-top
@@ -152,6 +171,10 @@ def user_errors(prog: str) -> Callable:
         msg = str(e).strip().splitlines()[0] if str(e).strip() else repr(e)
         print(f"{prog}: error: {msg}", file=sys.stderr)
         sys.exit(2)
+      except Exception as e:  # pylint: disable=broad-except
+        if os.environ.get("AUDIOGAN_DEBUG") or not errors.lost_process(e):
+          raise
+        lost_process_exit(prog, e)
     return inner
   return wrap
 

@@ -19,6 +19,7 @@ import ml_collections
 import numpy as np
 
 from audiogan_jax import checkpoint as ckpt_lib
+from audiogan_jax import errors
 from audiogan_jax import gans
 from audiogan_jax import media
 from audiogan_jax import workdir as workdir_lib
@@ -222,10 +223,13 @@ class _StopSignals:
 
 @contextlib.contextmanager
 def _closed_on_error(ckpt: ckpt_lib.Checkpointer) -> Iterator[None]:
-  """On an error, lets pending saves finish (they were of good states)."""
+  """On an error, lets pending saves finish (they were of good states);
+  not when a process of the job is lost, whose part of them never comes."""
   try:
     yield
-  except BaseException:
+  except BaseException as e:
+    if isinstance(e, Exception) and errors.lost_process(e):
+      raise
     try:
       ckpt.close()
     except Exception as e:  # pylint: disable=broad-except
