@@ -103,10 +103,11 @@ def initialize_distributed(values: dict[str, Any]) -> None:
         "JAX_PROCESS_ID)") from e
 
 
-def exit_now(code: int) -> None:
+def exit_now(code: int, shutdown: bool = True, line: str = "") -> None:
   """Exits with ``code`` at once, for a run that saved what it keeps.
 
-  Output is flushed and, in a jax.distributed job, every process first
+  Output is flushed, ``line`` written last to stderr, and, in a
+  jax.distributed job (unless ``shutdown`` is False), every process first
   reaches the shutdown barrier (they stop at the same agreed step). Skipping
   the interpreter's teardown matters: tf.data's iterator destructor waits for
   the input pipeline's gathers in flight, which kept a stopped process alive
@@ -116,8 +117,10 @@ def exit_now(code: int) -> None:
   from absl import logging  # pylint: disable=g-import-not-at-top
   logging.flush()
   sys.stdout.flush()
+  if line:
+    print(line, file=sys.stderr)
   sys.stderr.flush()
-  if jax.process_count() > 1:
+  if shutdown and jax.process_count() > 1:
     jax.distributed.shutdown()
   os._exit(code)  # pylint: disable=protected-access
 
@@ -129,16 +132,12 @@ def lost_process_exit(prog: str, e: BaseException) -> None:
   """Ends this process of a jax.distributed job whose peer is gone: one line
   and exit status 1, at once. The interpreter's teardown is skipped: its
   jax.distributed shutdown would wait for, or abort on, the lost peer."""
-  from absl import logging  # pylint: disable=g-import-not-at-top
   why = " ".join(str(e).split())
   if len(why) > 200:
     why = why[:197] + "..."
-  logging.flush()
-  sys.stdout.flush()
-  print(f"{prog}: error: this job lost one of its processes ({why}); rerun "
-        "the same command to resume from the last checkpoint",
-        file=sys.stderr, flush=True)
-  os._exit(LOST_PROCESS_EXIT_CODE)  # pylint: disable=protected-access
+  exit_now(LOST_PROCESS_EXIT_CODE, shutdown=False,
+           line=f"{prog}: error: this job lost one of its processes ({why}); "
+           "rerun the same command to resume from the last checkpoint")
 
 
 def setup_logging() -> None:
